@@ -1,0 +1,78 @@
+import { isSuccessfulLoad, type LoadRecord } from '@sisporta/contracts'
+import { createSourceDialect } from '@sisporta/source'
+import { gatewayClientFrom, runLoad, waitForLoad, type LoadProgress } from '@sisporta/extractor'
+import type { Command } from './command.js'
+import { loadContext } from './context.js'
+import { describeLoad, heldMessage } from './describe-load.js'
+import { UsageError, WorkFailed } from '../usage-error.js'
+
+const TIMEOUT = /^([1-9][0-9]*)(s|m|h)$/
+
+/**
+ * `sisporta extract --stream NAME [--mode full|incremental] [--wait] [--timeout 6h]`: one load
+ * now. Without --wait it exits once the load is sealed; with --wait once it is applied (and
+ * reconciled, for a full load) — exit 1 if it ends otherwise, e.g. held by the delete guard.
+ */
+export const extractCommand: Command = {
+  options: {
+    stream: { type: 'string' },
+    mode: { type: 'string', default: 'full' },
+    wait: { type: 'boolean', default: false },
+    timeout: { type: 'string', default: '6h' }
+  },
+  async run (values) {
+    const { settings, config, log } = loadContext('extractor')
+    const name = values.stream
+    if (typeof name !== 'string') throw new UsageError('extract: --stream NAME is required')
+    const stream = config.stream(name)
+    if (stream === undefined) throw new UsageError(`extract: stream '${name}' is not in ${config.file} (streams: ${config.streams.map((s) => s.name).join(', ')})`)
+    const mode = values.mode
+    if (mode !== 'full' && mode !== 'incremental') throw new UsageError(`extract: --mode must be full or incremental, got '${String(mode)}'`)
+    const t = TIMEOUT.exec(String(values.timeout))
+    if (t === null) throw new UsageError(`extract: --timeout '${String(values.timeout)}' must look like 90s, 30m or 6h`)
+    const timeoutMs = Number(t[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[t[2] as 's' | 'm' | 'h']
+
+    const gateway = gatewayClientFrom(settings, log)
+    const source = await createSourceDialect(settings.sourceUrl)
+    const started = Date.now()
+    let sealed: LoadRecord
+    try {
+      sealed = await runLoad({ source, gateway, log }, stream, {
+        mode,
+        batchSize: stream.batchSize ?? settings.batchSize,
+        inFlight: settings.inFlight,
+        onProgress: progressPrinter()
+      })
+    } finally {
+      await source.close()
+    }
+    if (process.stderr.isTTY) process.stderr.write('\n')
+    const seconds = (Date.now() - started) / 1000
+    process.stdout.write(`${describeLoad(sealed)} · read and sent in ${seconds.toFixed(1)} s (${Math.round((sealed.rows ?? 0) / Math.max(seconds, 0.001))} rows/s)\n`)
+    if (values.wait !== true) return 0
+
+    const final = await waitForLoad(gateway, sealed, { timeoutMs, onChange: (l) => process.stdout.write(`  → ${l.state}\n`) })
+    process.stdout.write(`${describeLoad(final)} · done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+    if (isSuccessfulLoad(final)) return 0
+    if (final.state === 'held') throw new WorkFailed('SIS_CLI_LOAD_HELD', heldMessage(final))
+    throw new WorkFailed('SIS_CLI_LOAD_FAILED', `load ${final.id} of stream '${final.stream}' ended ${final.state}${final.reason !== undefined ? `: ${final.reason}` : ''}`)
+  }
+}
+
+/** On a terminal: one line redrawn in place (rows, rows/s, ETA when the size is known). */
+function progressPrinter (): ((p: LoadProgress) => void) | undefined {
+  if (process.stderr.isTTY !== true) return undefined
+  const started = Date.now()
+  let lastDraw = 0
+  return (p) => {
+    const now = Date.now()
+    if (now - lastDraw < 200) return
+    lastDraw = now
+    const rate = p.rows / Math.max((now - started) / 1000, 0.001)
+    const total = p.estimatedRows
+    const pct = total !== undefined && total > 0 ? Math.min(100, 100 * p.rows / total) : undefined
+    const eta = total !== undefined && rate > 0 ? Math.max(0, (total - p.rows) / rate) : undefined
+    const bar = pct === undefined ? '' : `[${'#'.repeat(Math.round(pct / 5)).padEnd(20, '.')}] ${pct.toFixed(0).padStart(3)}% `
+    process.stderr.write(`\r${bar}load ${p.loadId}: ${p.rows} rows, ${p.batches} batches, ${Math.round(rate)} rows/s${eta !== undefined ? `, ETA ${Math.round(eta)} s` : ''}   `)
+  }
+}

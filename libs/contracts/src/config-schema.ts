@@ -1,0 +1,101 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { WIRE_TYPES } from './wire-types.js'
+
+const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'lower-case identifier: [a-z][a-z0-9_]*' })
+/** A source or target object name: `table`, `schema.table` or `db.schema.table`, as the engine spells it. */
+const ObjectName = Type.String({ minLength: 1, maxLength: 384, pattern: '^[^;\'"`\\[\\]\\s]+(\\.[^;\'"`\\[\\]\\s]+){0,2}$' })
+const ColumnName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[^;\'"`\\[\\]\\.]+$' })
+
+export const ColumnMappingSchema = Type.Object({
+  /** Target column. */
+  name: Identifier,
+  /** Source column (or alias of a `query:` stream). */
+  from: ColumnName,
+  type: Type.Union(WIRE_TYPES.map((t) => Type.Literal(t))),
+  /** decimal: total digits (default 38 when the target table is created by sisporta). */
+  precision: Type.Optional(Type.Integer({ minimum: 1, maximum: 65 })),
+  /** decimal: digits after the point (default 10 when the target table is created by sisporta). */
+  scale: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 })),
+  /** string: maximum characters; binary: maximum bytes. */
+  length: Type.Optional(Type.Integer({ minimum: 1, maximum: 16777215 })),
+  /** Whether NULL is allowed (key columns never are). Default true. */
+  nullable: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
+
+export const StreamSourceSchema = Type.Object({
+  /** Source table (`dbo.Produtos`, `erp.products`), or … */
+  table: Type.Optional(ObjectName),
+  /** … a query whose result set is the stream (wrapped for keyset pagination). */
+  query: Type.Optional(Type.String({ minLength: 1 })),
+  /** Optional rowversion / updated-at / increasing column (used by incremental loads). */
+  version: Type.Optional(ColumnName),
+  /** SQL Server only: read with NOLOCK (dirty reads). Off unless asked for. */
+  nolock: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
+
+export const StreamTargetSchema = Type.Object({
+  table: Identifier,
+  /** Target columns that identify a row (the primary key of the target table). */
+  key: Type.Array(Identifier, { minItems: 1 })
+}, { additionalProperties: false })
+
+/** An interval: `30s`, `15m`, `6h`, `1d`. */
+export const DurationSchema = Type.String({ pattern: '^[1-9][0-9]*(s|m|h|d)$', description: 'interval such as 30s, 15m, 6h, 1d' })
+
+export const StreamScheduleSchema = Type.Object({
+  /** Run a full load this often (`sisporta extractor` daemon). */
+  full: Type.Optional(DurationSchema),
+  /** Run an incremental load this often. */
+  incremental: Type.Optional(DurationSchema)
+}, { additionalProperties: false })
+
+export const StreamConfigSchema = Type.Object({
+  name: Identifier,
+  source: StreamSourceSchema,
+  target: StreamTargetSchema,
+  columns: Type.Array(ColumnMappingSchema, { minItems: 1 }),
+  /** What reconciliation does with target rows a full load no longer contains. */
+  deletes: Type.Optional(Type.Union([Type.Literal('hard'), Type.Literal('soft'), Type.Literal('none')])),
+  /** A full load that would delete more than this share of the table is held for an operator. */
+  maxDeleteRatio: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  /** Rows per batch for this stream (overrides SISPORTA_BATCH_SIZE). */
+  batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 50000 })),
+  /** When the extractor daemon loads this stream on its own. */
+  schedule: Type.Optional(StreamScheduleSchema)
+}, { additionalProperties: false })
+
+export const ConfigFileSchema = Type.Object({
+  streams: Type.Array(StreamConfigSchema, { minItems: 1 })
+}, { additionalProperties: false })
+
+export type ColumnMapping = Static<typeof ColumnMappingSchema>
+export type StreamConfigInput = Static<typeof StreamConfigSchema>
+export type ConfigFileInput = Static<typeof ConfigFileSchema>
+
+/** A stream after validation, with defaults applied. Frozen. */
+export interface StreamConfig {
+  readonly name: string
+  readonly source: Readonly<Static<typeof StreamSourceSchema>>
+  readonly target: { readonly table: string, readonly key: readonly string[] }
+  readonly columns: readonly Readonly<ColumnMapping>[]
+  readonly deletes: 'hard' | 'soft' | 'none'
+  readonly maxDeleteRatio: number
+  readonly batchSize?: number
+  readonly schedule?: Readonly<Static<typeof StreamScheduleSchema>>
+}
+
+/** Milliseconds of a {@link DurationSchema} string. */
+export function durationMs (duration: string): number {
+  const n = Number(duration.slice(0, -1))
+  const unit = duration.slice(-1)
+  return n * (unit === 's' ? 1000 : unit === 'm' ? 60_000 : unit === 'h' ? 3_600_000 : 86_400_000)
+}
+
+export interface SisportaConfig {
+  /** The file the config was read from (for messages). */
+  readonly file: string
+  readonly streams: readonly StreamConfig[]
+  stream(name: string): StreamConfig | undefined
+}
+
+export const STREAM_DEFAULTS = Object.freeze({ deletes: 'hard' as const, maxDeleteRatio: 0.2 })

@@ -1,0 +1,7 @@
+export * from './names.js'
+export * from './wire-types.js'
+export * from './config-schema.js'
+export * from './load.js'
+export * from './http.js'
+export * from './bus.js'
+export * from './batch-check.js'

@@ -1,0 +1,68 @@
+/**
+ * Every NATS name sisporta uses, derived from one namespace so that several deployments (or
+ * test runs) can share a NATS server without seeing each other.
+ *
+ * @example
+ * const n = busNames('sisporta')
+ * n.batchSubject('products') // 'sisporta.batch.products'
+ * n.batchStream              // 'SISPORTA_BATCHES'
+ */
+export const NAMESPACE_PATTERN = /^[a-z][a-z0-9_]{0,31}$/
+export const STREAM_NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/
+
+export interface BusNames {
+  readonly namespace: string
+  /** Subject one stream's batches are published on. */
+  batchSubject(stream: string): string
+  /** Wildcard over every stream's batches (the JetStream stream's subject filter). */
+  readonly batchSubjects: string
+  /** JetStream stream holding the batches (work queue for the persisters). */
+  readonly batchStream: string
+  /** Durable pull consumer shared by every persister replica. */
+  readonly persisterConsumer: string
+  /** Subject one stream's dead letters are published on. */
+  dlqSubject(stream: string): string
+  readonly dlqSubjects: string
+  /** JetStream stream that keeps dead-lettered batches until replayed or dropped. */
+  readonly dlqStream: string
+  /** KV bucket holding the load registry (one key per load, plus the id sequence). */
+  readonly loadsBucket: string
+}
+
+export function busNames (namespace: string): BusNames {
+  if (!NAMESPACE_PATTERN.test(namespace)) {
+    throw new TypeError(`namespace '${namespace}' must match ${NAMESPACE_PATTERN} (lower-case letters, digits, '_')`)
+  }
+  const upper = namespace.toUpperCase()
+  return Object.freeze({
+    namespace,
+    batchSubject: (stream: string) => `${namespace}.batch.${stream}`,
+    batchSubjects: `${namespace}.batch.>`,
+    batchStream: `${upper}_BATCHES`,
+    persisterConsumer: `${namespace}_persister`,
+    dlqSubject: (stream: string) => `${namespace}.dlq.${stream}`,
+    dlqSubjects: `${namespace}.dlq.>`,
+    dlqStream: `${upper}_DLQ`,
+    loadsBucket: `${namespace}_loads`
+  })
+}
+
+/** Headers carried by every batch message on the bus (the payload is the HTTP batch body). */
+export const BatchHeaders = Object.freeze({
+  /** JetStream de-duplication id: `<stream>.<loadId>.<batch>`. */
+  MsgId: 'Nats-Msg-Id',
+  Stream: 'Sisporta-Stream',
+  Load: 'Sisporta-Load',
+  Batch: 'Sisporta-Batch',
+  Mode: 'Sisporta-Mode',
+  Rows: 'Sisporta-Rows',
+  /** On dead letters: why the batch was given up on. */
+  Reason: 'Sisporta-Reason',
+  /** On dead letters: how many times it was delivered. */
+  Deliveries: 'Sisporta-Deliveries'
+} as const)
+
+/** The JetStream de-duplication id of one batch. */
+export function batchMsgId (stream: string, loadId: number, batch: number): string {
+  return `${stream}.${loadId}.${batch}`
+}

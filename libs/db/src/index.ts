@@ -1,0 +1,5 @@
+export { createDb, ensureDatabase, exactPoolOptions, type CreateDbOptions } from './create-db.js'
+export { migrate, type MigrateReport } from './migrate.js'
+export { BOOKKEEPING, STAMP, type SisportaDatabase } from './schema.js'
+export { quoteId, mysqlColumnType, createTargetTableSql } from './target-ddl.js'
+export { DbError, MysqlErrno, isTransientMysqlError } from './errors.js'

@@ -1,0 +1,92 @@
+import { sql, type Kysely } from 'kysely'
+import { DECIMAL_DEFAULTS, type SisportaConfig, type StreamConfig } from '@sisporta/contracts'
+import { BOOKKEEPING, STAMP, type SisportaDatabase } from './schema.js'
+import { DbError } from './errors.js'
+import { createTargetTableSql, quoteId } from './target-ddl.js'
+
+export interface MigrateReport {
+  /** What was done, one line per change, for the CLI to print. Empty when all was in place. */
+  readonly changes: string[]
+}
+
+interface ColumnInfo {
+  COLUMN_NAME: string
+  DATA_TYPE: string
+  NUMERIC_PRECISION: string | number | null
+  NUMERIC_SCALE: string | number | null
+  DATETIME_PRECISION: string | number | null
+}
+
+/**
+ * Creates sisporta's bookkeeping tables and, per stream, the target table (when missing) or
+ * the columns sisporta needs on an existing one (load stamp, soft-delete stamp, the index on the
+ * stamp). Checks an existing target against the config: every mapped column must exist, and a
+ * decimal or datetime column must keep every digit the stream declares. Idempotent.
+ *
+ * @example
+ * const { changes } = await migrate(db, config)
+ */
+export async function migrate (db: Kysely<SisportaDatabase>, config: SisportaConfig): Promise<MigrateReport> {
+  const changes: string[] = []
+  await db.schema.createTable(BOOKKEEPING.batches).ifNotExists()
+    .addColumn('stream', 'varchar(63)', (c) => c.notNull())
+    .addColumn('load_id', 'bigint', (c) => c.notNull())
+    .addColumn('batch_no', 'integer', (c) => c.notNull())
+    .addColumn('row_count', 'integer', (c) => c.notNull())
+    .addColumn('applied_at', sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`CURRENT_TIMESTAMP(6)`))
+    .addPrimaryKeyConstraint('sisporta_batches_pk', ['stream', 'load_id', 'batch_no'])
+    .execute()
+  const collation = await pickCollation(db)
+  for (const stream of config.streams) {
+    const columns = await readColumns(db, stream.target.table)
+    if (columns.size === 0) {
+      await sql.raw(createTargetTableSql(stream, collation)).execute(db)
+      changes.push(`created table ${stream.target.table} (stream ${stream.name})`)
+      continue
+    }
+    checkExistingColumns(stream, columns)
+    if (!columns.has(STAMP.load)) {
+      await sql.raw(`ALTER TABLE ${quoteId(stream.target.table)} ADD COLUMN ${quoteId(STAMP.load)} BIGINT NULL, ADD KEY ${quoteId(`${STAMP.load}_idx`)} (${quoteId(STAMP.load)})`).execute(db)
+      changes.push(`added ${STAMP.load} to ${stream.target.table}`)
+    }
+    if (stream.deletes === 'soft' && !columns.has(STAMP.deletedAt)) {
+      await sql.raw(`ALTER TABLE ${quoteId(stream.target.table)} ADD COLUMN ${quoteId(STAMP.deletedAt)} DATETIME(6) NULL`).execute(db)
+      changes.push(`added ${STAMP.deletedAt} to ${stream.target.table}`)
+    }
+  }
+  return { changes }
+}
+
+/** A binary NO PAD collation where the server has one: keys then compare byte for byte. */
+async function pickCollation (db: Kysely<SisportaDatabase>): Promise<string> {
+  const { rows } = await sql<{ COLLATION_NAME: string }>`SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')`.execute(db)
+  const names = new Set(rows.map((r) => r.COLLATION_NAME))
+  if (names.has('utf8mb4_nopad_bin')) return 'utf8mb4_nopad_bin'
+  if (names.has('utf8mb4_0900_bin')) return 'utf8mb4_0900_bin'
+  return 'utf8mb4_bin'
+}
+
+async function readColumns (db: Kysely<SisportaDatabase>, table: string): Promise<Map<string, ColumnInfo>> {
+  const { rows } = await sql<ColumnInfo>`SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${table}`.execute(db)
+  return new Map(rows.map((r) => [r.COLUMN_NAME, r]))
+}
+
+function checkExistingColumns (stream: StreamConfig, columns: Map<string, ColumnInfo>): void {
+  const where = `stream '${stream.name}', target table '${stream.target.table}'`
+  for (const c of stream.columns) {
+    const info = columns.get(c.name)
+    if (info === undefined) throw new DbError('SIS_DB_TARGET_COLUMN', `${where}: column '${c.name}' does not exist (add it, or let sisporta create the table)`)
+    if (c.type === 'decimal') {
+      const precision = c.precision ?? DECIMAL_DEFAULTS.precision
+      const scale = c.scale ?? DECIMAL_DEFAULTS.scale
+      const p = Number(info.NUMERIC_PRECISION)
+      const s = Number(info.NUMERIC_SCALE)
+      if (info.DATA_TYPE !== 'decimal' || s < scale || p - s < precision - scale) {
+        throw new DbError('SIS_DB_TARGET_TYPE', `${where}: column '${c.name}' is ${info.DATA_TYPE}(${p},${s}) but the stream declares decimal(${precision},${scale}); values would be rounded`)
+      }
+    }
+    if (c.type === 'datetime' && info.DATA_TYPE === 'datetime' && Number(info.DATETIME_PRECISION) < 6) {
+      throw new DbError('SIS_DB_TARGET_TYPE', `${where}: column '${c.name}' is datetime(${String(info.DATETIME_PRECISION)}); sisporta needs datetime(6) to keep microseconds`)
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { DECIMAL_DEFAULTS, type ColumnMapping, type StreamConfig } from '@sisporta/contracts'
+import { STAMP } from './schema.js'
+
+/** Quotes a MySQL identifier. Names come from the validated config, quoting is belt and braces. */
+export function quoteId (name: string): string {
+  return `\`${name.replaceAll('`', '``')}\``
+}
+
+/** The MySQL column type sisporta creates for a mapped column. */
+export function mysqlColumnType (column: ColumnMapping, isKey: boolean): string {
+  switch (column.type) {
+    case 'string':
+      if (column.length !== undefined) return column.length <= 16383 ? `VARCHAR(${column.length})` : 'LONGTEXT'
+      return isKey ? 'VARCHAR(255)' : 'LONGTEXT'
+    case 'int': return 'INT'
+    case 'bigint': return 'BIGINT'
+    case 'decimal': return `DECIMAL(${column.precision ?? DECIMAL_DEFAULTS.precision},${column.scale ?? DECIMAL_DEFAULTS.scale})`
+    case 'float': return 'DOUBLE'
+    case 'bool': return 'TINYINT(1)'
+    case 'date': return 'DATE'
+    case 'datetime': return 'DATETIME(6)'
+    case 'uuid': return 'CHAR(36)'
+    case 'binary': return column.length !== undefined && column.length <= 65535 ? `VARBINARY(${column.length})` : 'LONGBLOB'
+    case 'json': return 'JSON'
+  }
+}
+
+/**
+ * `CREATE TABLE` for a stream's target: mapped columns, the key as primary key, the stamp
+ * columns and the index the reconciler's deletes walk. `collation` should be a binary NO PAD
+ * collation so that keys compare exactly as the source sent them ('a' ≠ 'A' ≠ 'a ').
+ */
+export function createTargetTableSql (stream: StreamConfig, collation: string): string {
+  const keys = new Set(stream.target.key)
+  const lines = stream.columns.map((c) => {
+    const nullable = keys.has(c.name) || c.nullable === false ? 'NOT NULL' : 'NULL'
+    return `  ${quoteId(c.name)} ${mysqlColumnType(c, keys.has(c.name))} ${nullable}`
+  })
+  lines.push(`  ${quoteId(STAMP.load)} BIGINT NULL`)
+  if (stream.deletes === 'soft') lines.push(`  ${quoteId(STAMP.deletedAt)} DATETIME(6) NULL`)
+  lines.push(`  PRIMARY KEY (${stream.target.key.map(quoteId).join(', ')})`)
+  lines.push(`  KEY ${quoteId(`${STAMP.load}_idx`)} (${quoteId(STAMP.load)})`)
+  return `CREATE TABLE ${quoteId(stream.target.table)} (\n${lines.join(',\n')}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}`
+}

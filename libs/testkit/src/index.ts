@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto'
+import { Writable } from 'node:stream'
+import { createConnection, type Connection } from 'mysql2/promise'
+import { connect, type NatsConnection } from 'nats'
+import { busNames, type BusNames } from '@sisporta/contracts'
+import { deprovisionBus, provisionBus } from '@sisporta/nats'
+
+export const TEST_NATS_URL = process.env.SISPORTA_TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
+export const TEST_MYSQL_SERVER = process.env.SISPORTA_TEST_MYSQL_SERVER ?? 'mysql://root@127.0.0.1:3306'
+export const TEST_POSTGRES_SERVER = process.env.SISPORTA_TEST_POSTGRES_SERVER ?? 'postgres://postgres@127.0.0.1:5432'
+
+/** A short random lower-case id, safe in namespaces, database names and subjects. */
+export function randomId (length = 8): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789'
+  return [...randomBytes(length)].map((b) => alphabet[b % alphabet.length]).join('')
+}
+
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+/**
+ * A fresh NATS namespace with sisporta's streams, consumer and bucket provisioned; removed at
+ * teardown, so tests never see each other's messages.
+ */
+export async function testBus (t: Teardown, options: { maxDeliver?: number, ackWaitMs?: number } = {}): Promise<{ nc: NatsConnection, names: BusNames, namespace: string }> {
+  const namespace = `t_${randomId()}`
+  const names = busNames(namespace)
+  const nc = await connect({ servers: TEST_NATS_URL, name: `test-${namespace}` })
+  await provisionBus(nc, names, { maxDeliver: options.maxDeliver ?? 5, ...(options.ackWaitMs !== undefined ? { ackWaitMs: options.ackWaitMs } : {}) })
+  t.teardown(async () => {
+    await deprovisionBus(nc, names).catch(() => {})
+    await nc.close()
+  })
+  return { nc, names, namespace }
+}
+
+/**
+ * A fresh MySQL database on the local MariaDB, dropped at teardown. `url` is what
+ * SISPORTA_MYSQL_URL would be; `sql` is a root connection to it with exact value options.
+ */
+export async function testDatabase (t: Teardown, prefix = 'sisporta_t'): Promise<{ url: string, database: string, sql: Connection }> {
+  const database = `${prefix}_${randomId()}`
+  const admin = await createConnection({ uri: TEST_MYSQL_SERVER })
+  await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4`)
+  await admin.end()
+  const url = `${TEST_MYSQL_SERVER}/${database}`
+  const sql = await createConnection({
+    uri: url,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    dateStrings: true,
+    charset: 'utf8mb4_unicode_ci',
+    multipleStatements: true
+  })
+  t.teardown(async () => {
+    await sql.query(`DROP DATABASE IF EXISTS \`${database}\``).catch(() => {})
+    await sql.end().catch(() => {})
+  })
+  return { url, database, sql }
+}
+
+/** A pino destination that keeps every line as parsed JSON (assert on logs as data). */
+export function logSink (): { stream: Writable, lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = []
+  const stream = new Writable({
+    write (chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>)
+      }
+      done()
+    }
+  })
+  return { stream, lines }
+}
+
+/** Polls `probe` until it returns a value other than `undefined`, or fails after `timeoutMs`. */
+export async function eventually<T> (probe: () => Promise<T | undefined> | T | undefined, options: { timeoutMs?: number, intervalMs?: number, what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000)
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'a condition'}`)
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100))
+  }
+}

@@ -1,0 +1,13 @@
+/** Errors of the extractor. `exitCode` is what `sisporta extract` exits with. */
+export class ExtractError extends Error {
+  readonly code: string
+  readonly exitCode: 1 | 2
+  readonly statusCode: number | undefined
+  constructor (code: `SIS_EXTRACT_${string}`, message: string, options: { cause?: unknown, exitCode?: 1 | 2, statusCode?: number } = {}) {
+    super(message, { cause: options.cause })
+    this.name = 'ExtractError'
+    this.code = code
+    this.exitCode = options.exitCode ?? 1
+    this.statusCode = options.statusCode
+  }
+}

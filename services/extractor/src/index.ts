@@ -1,0 +1,6 @@
+export { GatewayClient, type GatewayClientOptions } from './gateway-client.js'
+export { runLoad, type RunLoadOptions, type LoadProgress } from './run-load.js'
+export { waitForLoad } from './wait-for-load.js'
+export { createScheduler, type SchedulerDeps } from './scheduler.js'
+export { runExtractor, gatewayClientFrom } from './run-extractor.js'
+export { ExtractError } from './errors.js'
