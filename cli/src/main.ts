@@ -13,8 +13,9 @@ async function main (argv: string[]): Promise<number> {
     process.stdout.write(USAGE)
     return name === undefined ? 2 : 0
   }
-  const command = COMMANDS[name]
-  if (command === undefined) throw new UsageError(`unknown command '${name}' (see sisporta --help)`)
+  const load = COMMANDS[name]
+  if (load === undefined) throw new UsageError(`unknown command '${name}' (see sisporta --help)`)
+  const command = await load()
   let parsed
   try {
     parsed = parseArgs({ args: rest, options: command.options ?? {}, allowPositionals: true, strict: true })

@@ -41,6 +41,7 @@ export const extractCommand: Command = {
         mode,
         batchSize: stream.batchSize ?? settings.batchSize,
         inFlight: settings.inFlight,
+        maxBatchBytes: settings.maxBatchBytes,
         onProgress: progressPrinter()
       })
     } finally {

@@ -1,21 +1,18 @@
 import type { Command } from './command.js'
-import { migrateCommand } from './migrate.js'
-import { extractorCommand, gatewayCommand, persisterCommand, reconcilerCommand } from './services.js'
-import { extractCommand } from './extract.js'
-import { tokenCommand } from './token.js'
-import { loadsCommand } from './loads.js'
-import { statusCommand } from './status.js'
-import { demoCommand } from '../demo/demo-command.js'
 
-export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
-  migrate: migrateCommand,
-  gateway: gatewayCommand,
-  persister: persisterCommand,
-  reconciler: reconcilerCommand,
-  extractor: extractorCommand,
-  extract: extractCommand,
-  token: tokenCommand,
-  loads: loadsCommand,
-  status: statusCommand,
-  demo: demoCommand
+/**
+ * Every command, loaded on demand: `sisporta token issue` should not pay for loading Fastify,
+ * Kysely and the source drivers it never uses.
+ */
+export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = Object.freeze({
+  migrate: async () => (await import('./migrate.js')).migrateCommand,
+  gateway: async () => (await import('./services.js')).gatewayCommand,
+  persister: async () => (await import('./services.js')).persisterCommand,
+  reconciler: async () => (await import('./services.js')).reconcilerCommand,
+  extractor: async () => (await import('./services.js')).extractorCommand,
+  extract: async () => (await import('./extract.js')).extractCommand,
+  token: async () => (await import('./token.js')).tokenCommand,
+  loads: async () => (await import('./loads.js')).loadsCommand,
+  status: async () => (await import('./status.js')).statusCommand,
+  demo: async () => (await import('../demo/demo-command.js')).demoCommand
 })

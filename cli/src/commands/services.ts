@@ -1,28 +1,26 @@
-import { runGateway } from '@sisporta/gateway'
-import { runPersister } from '@sisporta/persister'
-import { runReconciler } from '@sisporta/reconciler'
-import { runExtractor } from '@sisporta/extractor'
-import { readSettings, loadConfig } from '@sisporta/config'
-import { createLogger } from '@sisporta/observability'
+import { readSettings, loadConfig, type Settings } from '@sisporta/config'
+import type { SisportaConfig } from '@sisporta/contracts'
+import { createLogger, type Logger } from '@sisporta/observability'
 import type { Command } from './command.js'
 
-type Runner = typeof runGateway
+type Runner = (settings: Settings, config: SisportaConfig, log: Logger) => Promise<void>
 
 /** `sisporta gateway|persister|reconciler|extractor`: the service in the foreground. */
-function serviceCommand (service: string, runner: Runner): Command {
+function serviceCommand (service: string, runner: () => Promise<Runner>): Command {
   return {
     async run () {
       const settings = readSettings()
       const config = loadConfig(settings.configFile)
       const log = createLogger({ service, level: settings.logLevel })
-      await runner(settings, config, log)
+      await (await runner())(settings, config, log)
       // runService keeps the process alive until SIGTERM; the exit code is set on close.
       return 0
     }
   }
 }
 
-export const gatewayCommand = serviceCommand('gateway', runGateway)
-export const persisterCommand = serviceCommand('persister', runPersister)
-export const reconcilerCommand = serviceCommand('reconciler', runReconciler)
-export const extractorCommand = serviceCommand('extractor', runExtractor)
+// Each service loads only its own package.
+export const gatewayCommand = serviceCommand('gateway', async () => (await import('@sisporta/gateway')).runGateway)
+export const persisterCommand = serviceCommand('persister', async () => (await import('@sisporta/persister')).runPersister)
+export const reconcilerCommand = serviceCommand('reconciler', async () => (await import('@sisporta/reconciler')).runReconciler)
+export const extractorCommand = serviceCommand('extractor', async () => (await import('@sisporta/extractor')).runExtractor)

@@ -24,6 +24,8 @@ export interface Settings {
   readonly httpPort: number | undefined
   readonly httpHost: string
   readonly batchSize: number
+  /** Largest batch body the extractor sends, in bytes; pages with long values are split to fit. */
+  readonly maxBatchBytes: number
   /** Batches the extractor keeps in flight at once. */
   readonly inFlight: number
   /** Batches one persister replica applies at once (each on its own MySQL connection). */
@@ -36,6 +38,13 @@ export interface Settings {
   readonly openTimeoutSec: number
   /** Seconds a sealed load may wait for all its batches before it fails. */
   readonly applyTimeoutSec: number
+  /** Gateway: largest accepted body in bytes (also capped by the NATS server's max_payload). */
+  readonly gatewayBodyLimit: number
+  /** Gateway: batches awaiting a JetStream PubAck at once before answering 503. */
+  readonly gatewayMaxInFlight: number
+  /** PEM certificate and key (content or file path); with both set the gateway serves HTTPS. */
+  readonly tlsCert: string | undefined
+  readonly tlsKey: string | undefined
 }
 
 export const DEFAULT_PORTS = Object.freeze({ gateway: 8080, persister: 9101, reconciler: 9102, extractor: 9103 })
@@ -45,6 +54,9 @@ export function readSettings (env: Env = process.env): Settings {
   const namespace = env.SISPORTA_NAMESPACE ?? 'sisporta'
   if (!NAMESPACE_PATTERN.test(namespace)) {
     throw new ConfigError('SIS_CFG_ENV', `SISPORTA_NAMESPACE='${namespace}' must match ${NAMESPACE_PATTERN}`)
+  }
+  if ((env.SISPORTA_TLS_CERT === undefined) !== (env.SISPORTA_TLS_KEY === undefined)) {
+    throw new ConfigError('SIS_CFG_ENV', 'set both SISPORTA_TLS_CERT and SISPORTA_TLS_KEY, or neither')
   }
   return Object.freeze({
     configFile: env.SISPORTA_CONFIG ?? './sisporta.yaml',
@@ -62,11 +74,16 @@ export function readSettings (env: Env = process.env): Settings {
     httpHost: env.SISPORTA_HTTP_HOST ?? '0.0.0.0',
     batchSize: int(env, 'SISPORTA_BATCH_SIZE', 1000, 1, 50000),
     inFlight: int(env, 'SISPORTA_IN_FLIGHT', 4, 1, 64),
+    maxBatchBytes: int(env, 'SISPORTA_MAX_BATCH_BYTES', 960_000, 1024, 64 * 1024 * 1024),
     persisterConcurrency: int(env, 'SISPORTA_PERSISTER_CONCURRENCY', 4, 1, 64),
     maxDeliver: int(env, 'SISPORTA_MAX_DELIVER', 5, 1, 1000),
     deleteChunk: int(env, 'SISPORTA_DELETE_CHUNK', 5000, 1, 1000000),
     openTimeoutSec: int(env, 'SISPORTA_OPEN_TIMEOUT', 6 * 3600, 1, 30 * 86400),
-    applyTimeoutSec: int(env, 'SISPORTA_APPLY_TIMEOUT', 3600, 1, 30 * 86400)
+    applyTimeoutSec: int(env, 'SISPORTA_APPLY_TIMEOUT', 3600, 1, 30 * 86400),
+    gatewayBodyLimit: int(env, 'SISPORTA_GATEWAY_BODY_LIMIT', 32 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    gatewayMaxInFlight: int(env, 'SISPORTA_GATEWAY_MAX_IN_FLIGHT', 256, 1, 10000),
+    tlsCert: env.SISPORTA_TLS_CERT,
+    tlsKey: env.SISPORTA_TLS_KEY
   })
 }
 

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely'
 import { DECIMAL_DEFAULTS, type SisportaConfig, type StreamConfig } from '@sisporta/contracts'
 import { BOOKKEEPING, STAMP, type SisportaDatabase } from './schema.js'
 import { DbError } from './errors.js'
-import { createTargetTableSql, quoteId } from './target-ddl.js'
+import { LIVE_INDEX, createTargetTableSql, quoteId } from './target-ddl.js'
 
 export interface MigrateReport {
   /** What was done, one line per change, for the CLI to print. Empty when all was in place. */
@@ -53,6 +53,10 @@ export async function migrate (db: Kysely<SisportaDatabase>, config: SisportaCon
       await sql.raw(`ALTER TABLE ${quoteId(stream.target.table)} ADD COLUMN ${quoteId(STAMP.deletedAt)} DATETIME(6) NULL`).execute(db)
       changes.push(`added ${STAMP.deletedAt} to ${stream.target.table}`)
     }
+    if (stream.deletes === 'soft' && !(await hasIndex(db, stream.target.table, LIVE_INDEX))) {
+      await sql.raw(`ALTER TABLE ${quoteId(stream.target.table)} ADD KEY ${quoteId(LIVE_INDEX)} (${quoteId(STAMP.deletedAt)}, ${quoteId(STAMP.load)})`).execute(db)
+      changes.push(`added index ${LIVE_INDEX} to ${stream.target.table}`)
+    }
   }
   return { changes }
 }
@@ -64,6 +68,11 @@ async function pickCollation (db: Kysely<SisportaDatabase>): Promise<string> {
   if (names.has('utf8mb4_nopad_bin')) return 'utf8mb4_nopad_bin'
   if (names.has('utf8mb4_0900_bin')) return 'utf8mb4_0900_bin'
   return 'utf8mb4_bin'
+}
+
+async function hasIndex (db: Kysely<SisportaDatabase>, table: string, index: string): Promise<boolean> {
+  const { rows } = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${table} AND INDEX_NAME = ${index}`.execute(db)
+  return Number(rows[0]?.n ?? 0) > 0
 }
 
 async function readColumns (db: Kysely<SisportaDatabase>, table: string): Promise<Map<string, ColumnInfo>> {

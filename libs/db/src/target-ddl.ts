@@ -1,6 +1,9 @@
 import { DECIMAL_DEFAULTS, type ColumnMapping, type StreamConfig } from '@sisporta/contracts'
 import { STAMP } from './schema.js'
 
+/** Index of soft-delete tables over (deleted-at, load): the reconciler's scan of live rows. */
+export const LIVE_INDEX = '_sisporta_live_idx'
+
 /** Quotes a MySQL identifier. Names come from the validated config, quoting is belt and braces. */
 export function quoteId (name: string): string {
   return `\`${name.replaceAll('`', '``')}\``
@@ -40,5 +43,7 @@ export function createTargetTableSql (stream: StreamConfig, collation: string): 
   if (stream.deletes === 'soft') lines.push(`  ${quoteId(STAMP.deletedAt)} DATETIME(6) NULL`)
   lines.push(`  PRIMARY KEY (${stream.target.key.map(quoteId).join(', ')})`)
   lines.push(`  KEY ${quoteId(`${STAMP.load}_idx`)} (${quoteId(STAMP.load)})`)
+  // Soft deletes: live rows are found without walking over the rows already marked deleted.
+  if (stream.deletes === 'soft') lines.push(`  KEY ${quoteId(LIVE_INDEX)} (${quoteId(STAMP.deletedAt)}, ${quoteId(STAMP.load)})`)
   return `CREATE TABLE ${quoteId(stream.target.table)} (\n${lines.join(',\n')}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}`
 }

@@ -43,5 +43,6 @@ t.test('migrate – adds the stamp columns to an existing target', async (t) => 
   const db = createDb(url)
   t.teardown(() => db.destroy())
   const report = await migrate(db, parseConfig(yaml, 'test.yaml', {}))
-  t.same(report.changes, ['added _sisporta_load to products', 'added _sisporta_deleted_at to products'])
+  t.same(report.changes, ['added _sisporta_load to products', 'added _sisporta_deleted_at to products', 'added index _sisporta_live_idx to products'])
+  t.same((await migrate(db, parseConfig(yaml, 'test.yaml', {}))).changes, [], 'then nothing more')
 })

@@ -1,5 +1,6 @@
 export { GatewayClient, type GatewayClientOptions } from './gateway-client.js'
-export { runLoad, type RunLoadOptions, type LoadProgress } from './run-load.js'
+export { runLoad, DEFAULT_MAX_BATCH_BYTES, type RunLoadOptions, type LoadProgress } from './run-load.js'
+export { encodeBatches } from './encode-batches.js'
 export { waitForLoad } from './wait-for-load.js'
 export { createScheduler, type SchedulerDeps } from './scheduler.js'
 export { runExtractor, gatewayClientFrom } from './run-extractor.js'

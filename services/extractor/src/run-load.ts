@@ -1,8 +1,13 @@
 import type { Logger } from 'pino'
+import type { WireRow } from '@sisporta/source'
 import type { LoadMode, LoadRecord, StreamConfig } from '@sisporta/contracts'
-import { streamPages, type SourceDialect } from '@sisporta/source'
+import { keyOf, streamPages, type SourceDialect } from '@sisporta/source'
 import type { GatewayClient } from './gateway-client.js'
 import { ExtractError } from './errors.js'
+import { encodeBatches } from './encode-batches.js'
+
+/** Under NATS's default max_payload of 1 MiB, with room for headers. */
+export const DEFAULT_MAX_BATCH_BYTES = 960_000
 
 export interface LoadProgress {
   readonly loadId: number
@@ -18,6 +23,8 @@ export interface RunLoadOptions {
   batchSize: number
   /** Batches posted concurrently. */
   inFlight: number
+  /** Largest batch body in bytes; larger pages are split (default 960,000: under NATS's 1 MiB). */
+  maxBatchBytes?: number
   onProgress?: (progress: LoadProgress) => void
   signal?: AbortSignal
 }
@@ -46,21 +53,23 @@ export async function runLoad (deps: { source: SourceDialect, gateway: GatewayCl
   let rows = 0
   let posted = 0
   let postedRows = 0
+  const describeRow = (row: WireRow): string => JSON.stringify(keyOf(stream, row))
   for await (const page of streamPages(deps.source, stream, options.batchSize)) {
     if (failure !== undefined) break
     options.signal?.throwIfAborted()
-    const batch = batches++
     rows += page.length
     // Encoded once here; the gateway forwards these exact bytes to the bus.
-    const body = JSON.stringify({ columns, rows: page })
-    const post = deps.gateway.postBatch(stream.name, load.id, batch, body).then(() => {
-      posted++
-      postedRows += page.length
-      options.onProgress?.({ loadId: load.id, batches: posted, rows: postedRows, estimatedRows })
-    }, (err: unknown) => { failure ??= err })
-    const tracked = post.finally(() => pending.delete(tracked))
-    pending.add(tracked)
-    if (pending.size >= options.inFlight) await Promise.race(pending)
+    for (const body of encodeBatches(columns, page, options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, describeRow)) {
+      const batch = batches++
+      const post = deps.gateway.postBatch(stream.name, load.id, batch, body).then((reply) => {
+        posted++
+        postedRows += reply.rows
+        options.onProgress?.({ loadId: load.id, batches: posted, rows: postedRows, estimatedRows })
+      }, (err: unknown) => { failure ??= err })
+      const tracked = post.finally(() => pending.delete(tracked))
+      pending.add(tracked)
+      if (pending.size >= options.inFlight) await Promise.race(pending)
+    }
   }
   await Promise.all(pending)
   if (failure !== undefined) {

@@ -14,6 +14,7 @@ export interface SchedulerDeps {
   metrics: Registry
   batchSize: number
   inFlight: number
+  maxBatchBytes: number
 }
 
 /**
@@ -37,6 +38,7 @@ export function createScheduler (deps: SchedulerDeps): Worker & { runningLoads()
       mode,
       batchSize: stream.batchSize ?? deps.batchSize,
       inFlight: deps.inFlight,
+      maxBatchBytes: deps.maxBatchBytes,
       signal: controller.signal
     }).then((load) => {
       loads.inc({ stream: stream.name, mode, outcome: 'sealed' })

@@ -1,0 +1,397 @@
+{{/*
+Helpers shared by every template. Component helpers take a component context, built in each
+template as (dict "root" $ "name" "gateway" "values" .Values.gateway):
+  root    the chart's root context ($)
+  name    gateway | persister | reconciler | extractor | migrate
+  values  that component's values (.Values.<name>)
+*/}}
+
+{{- define "sisporta.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* <release>-sisporta, or the release name when it already contains the chart name. */}}
+{{- define "sisporta.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "sisporta.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* <fullname>-<component>: names of the component's Deployment, Service, PDB, HPA. */}}
+{{- define "sisporta.componentName" -}}
+{{- printf "%s-%s" (include "sisporta.fullname" .root) .name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sisporta.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sisporta.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .name }}
+{{- end }}
+
+{{- define "sisporta.labels" -}}
+helm.sh/chart: {{ include "sisporta.chart" .root }}
+{{ include "sisporta.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: sisporta
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- end }}
+
+{{/* Labels of release-wide objects (ConfigMap): no component. */}}
+{{- define "sisporta.commonLabels" -}}
+helm.sh/chart: {{ include "sisporta.chart" . }}
+app.kubernetes.io/name: {{ include "sisporta.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: sisporta
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Image of a component: its own image.repository/tag/digest, else <image.repository>/<component>
+(or /cli with image.singleImage, and always for migrate), tag defaulting to the appVersion. The
+release-wide image.digest is the cli image's: every target has a digest of its own. */}}
+{{- define "sisporta.image" -}}
+{{- $image := .root.Values.image }}
+{{- $own := .values.image | default dict }}
+{{- $target := ternary "cli" .name (or $image.singleImage (eq .name "migrate")) }}
+{{- $repository := $own.repository | default (printf "%s/%s" $image.repository $target) }}
+{{- if $own.digest }}
+{{- printf "%s@%s" $repository $own.digest }}
+{{- else if $own.tag }}
+{{- printf "%s:%s" $repository (toString $own.tag) }}
+{{- else if and $image.digest (eq $target "cli") (not $own.repository) }}
+{{- printf "%s@%s" $repository $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (toString ($image.tag | default .root.Chart.AppVersion)) }}
+{{- end }}
+{{- end }}
+
+{{/* The ConfigMap holding sisporta.yaml. */}}
+{{- define "sisporta.configMapName" -}}
+{{- .Values.existingConfigMap | default (printf "%s-config" (include "sisporta.fullname" .)) }}
+{{- end }}
+
+{{/* A secretKeyRef env entry: (dict "root" $ "env" "SISPORTA_MYSQL_URL" "key" "mysqlUrl"). */}}
+{{- define "sisporta.secretEnv" -}}
+{{- $key := index .root.Values.secrets.keys .key -}}
+- name: {{ .env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "secrets.existingSecret is required: create the Secret first (docs/deploy.md)" .root.Values.secrets.existingSecret }}
+      key: {{ $key }}
+{{- end }}
+
+{{/*
+Environment of a component's container: what every service reads, the connections and
+credentials this component needs (and no others), then SISPORTA_* tuning (.Values.env merged
+with the component's env, component first), then extraEnv.
+*/}}
+{{- define "sisporta.env" -}}
+{{- $root := .root }}
+{{- $v := $root.Values }}
+{{- $keys := $v.secrets.keys -}}
+- name: SISPORTA_CONFIG
+  value: /etc/sisporta/sisporta.yaml
+- name: SISPORTA_NAMESPACE
+  value: {{ $v.busNamespace | quote }}
+- name: SISPORTA_LOG_LEVEL
+  value: {{ $v.logLevel | quote }}
+{{- if .values.port }}
+- name: SISPORTA_HTTP_HOST
+  value: "0.0.0.0"
+- name: SISPORTA_HTTP_PORT
+  value: {{ .values.port | quote }}
+{{- end }}
+{{- if $v.nodeOptions }}
+- name: NODE_OPTIONS
+  value: {{ $v.nodeOptions | quote }}
+{{- end }}
+{{- /* the extractor reaches only the gateway: no NATS, no MySQL */}}
+{{- if ne .name "extractor" }}
+{{- if $keys.natsUrl }}
+{{ include "sisporta.secretEnv" (dict "root" $root "env" "SISPORTA_NATS_URL" "key" "natsUrl") }}
+{{- else }}
+- name: SISPORTA_NATS_URL
+  value: {{ required "nats.url is required" $v.nats.url | quote }}
+{{- end }}
+{{- end }}
+{{- if has .name (list "persister" "reconciler" "migrate") }}
+{{ include "sisporta.secretEnv" (dict "root" $root "env" "SISPORTA_MYSQL_URL" "key" "mysqlUrl") }}
+{{- end }}
+{{- if eq .name "gateway" }}
+{{- if and (not $keys.jwtSecret) (not $keys.jwtPublicKey) }}
+{{- fail "the gateway needs secrets.keys.jwtSecret or secrets.keys.jwtPublicKey" }}
+{{- end }}
+{{- if $keys.jwtSecret }}
+{{ include "sisporta.secretEnv" (dict "root" $root "env" "SISPORTA_JWT_SECRET" "key" "jwtSecret") }}
+{{- end }}
+{{- if $keys.jwtPublicKey }}
+{{ include "sisporta.secretEnv" (dict "root" $root "env" "SISPORTA_JWT_PUBLIC_KEY" "key" "jwtPublicKey") }}
+{{- end }}
+{{- end }}
+{{- if eq .name "extractor" }}
+- name: SISPORTA_GATEWAY_URL
+  value: {{ required "extractor.gatewayUrl is required" .values.gatewayUrl | quote }}
+{{ include "sisporta.secretEnv" (dict "root" $root "env" "SISPORTA_TOKEN" "key" "token") }}
+{{ include "sisporta.secretEnv" (dict "root" $root "env" "SISPORTA_SOURCE_URL" "key" "sourceUrl") }}
+{{- end }}
+{{- range $name, $value := merge (deepCopy (.values.env | default dict)) (deepCopy ($v.env | default dict)) }}
+- name: {{ $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- with $v.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- with .values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The service container's probes, on the named port "http". */}}
+{{- define "sisporta.probes" -}}
+{{- $p := .root.Values.probes -}}
+startupProbe:
+  httpGet: { path: /healthz, port: http }
+  {{- toYaml $p.startup | nindent 2 }}
+livenessProbe:
+  httpGet: { path: /healthz, port: http }
+  {{- toYaml $p.liveness | nindent 2 }}
+readinessProbe:
+  httpGet: { path: /readyz, port: http }
+  {{- toYaml $p.readiness | nindent 2 }}
+{{- end }}
+
+{{/* Pod-level settings shared by Deployments and the migrate Job; a component's own non-empty
+placement value wins over the release-wide one. */}}
+{{- define "sisporta.podCommon" -}}
+{{- $v := .root.Values }}
+{{- with $v.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.serviceAccountName }}
+serviceAccountName: {{ . }}
+{{- end }}
+automountServiceAccountToken: false
+enableServiceLinks: false
+securityContext:
+  {{- toYaml $v.podSecurityContext | nindent 2 }}
+{{- with (.values.priorityClassName | default $v.priorityClassName) }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with (.values.nodeSelector | default $v.nodeSelector) }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (.values.tolerations | default $v.tolerations) }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (.values.affinity | default $v.affinity) }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (.values.topologySpreadConstraints | default $v.topologySpreadConstraints) }}
+topologySpreadConstraints:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Volumes and mounts: the config file (read-only) and a small writable /tmp, since the root
+filesystem is read-only. */}}
+{{- define "sisporta.volumes" -}}
+volumes:
+  - name: config
+    configMap:
+      name: {{ .configMap | default (include "sisporta.configMapName" .root) }}
+  - name: tmp
+    emptyDir:
+      sizeLimit: 64Mi
+{{- with .values.extraVolumes }}
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{- define "sisporta.volumeMounts" -}}
+volumeMounts:
+  - name: config
+    mountPath: /etc/sisporta/sisporta.yaml
+    subPath: sisporta.yaml
+    readOnly: true
+  - name: tmp
+    mountPath: /tmp
+{{- with .values.extraVolumeMounts }}
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* One long-running component: a Deployment. */}}
+{{- define "sisporta.deployment" -}}
+{{- $root := .root }}
+{{- $v := $root.Values }}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "sisporta.componentName" . }}
+  labels:
+    {{- include "sisporta.labels" . | nindent 4 }}
+spec:
+  {{- if not (and .values.autoscaling .values.autoscaling.enabled) }}
+  replicas: {{ .values.replicas }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  {{- with .values.strategy }}
+  strategy:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- include "sisporta.selectorLabels" . | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "sisporta.selectorLabels" . | nindent 8 }}
+        app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
+        app.kubernetes.io/part-of: sisporta
+        {{- with (.values.podLabels | default $v.podLabels) }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      annotations:
+        {{- if not $v.existingConfigMap }}
+        # Rolls the pods when sisporta.yaml changes.
+        checksum/config: {{ toYaml $v.config | sha256sum }}
+        {{- end }}
+        {{- with (.values.podAnnotations | default $v.podAnnotations) }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+    spec:
+      {{- include "sisporta.podCommon" . | trim | nindent 6 }}
+      terminationGracePeriodSeconds: {{ .values.terminationGracePeriodSeconds | default $v.terminationGracePeriodSeconds }}
+      containers:
+        - name: {{ .name }}
+          image: {{ include "sisporta.image" . | quote }}
+          imagePullPolicy: {{ $v.image.pullPolicy }}
+          args: [{{ .name | quote }}]
+          ports:
+            - name: http
+              containerPort: {{ .values.port }}
+              protocol: TCP
+          env:
+            {{- include "sisporta.env" . | nindent 12 }}
+          {{- with $v.extraEnvFrom }}
+          envFrom:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          {{- include "sisporta.probes" . | nindent 10 }}
+          {{- if .values.preStopSleepSeconds }}
+          lifecycle:
+            preStop:
+              exec:
+                command: ["sleep", {{ .values.preStopSleepSeconds | quote }}]
+          {{- end }}
+          resources:
+            {{- toYaml .values.resources | nindent 12 }}
+          securityContext:
+            {{- toYaml $v.securityContext | nindent 12 }}
+          {{- include "sisporta.volumeMounts" . | nindent 10 }}
+      {{- include "sisporta.volumes" . | nindent 6 }}
+{{- end }}
+
+{{/* A ClusterIP (or configured type) Service on the component's port, named "http". */}}
+{{- define "sisporta.service" -}}
+{{- $service := .values.service | default dict }}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "sisporta.componentName" . }}
+  labels:
+    {{- include "sisporta.labels" . | nindent 4 }}
+  {{- with $service.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  type: {{ $service.type | default "ClusterIP" }}
+  selector:
+    {{- include "sisporta.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: http
+      port: {{ $service.port | default .values.port }}
+      targetPort: http
+      protocol: TCP
+{{- end }}
+
+{{/* Deployment + Service (+ PDB, HPA when enabled) of one component, if it is enabled. */}}
+{{- define "sisporta.component" -}}
+{{- if .values.enabled }}
+{{ include "sisporta.deployment" . }}
+---
+{{ include "sisporta.service" . }}
+{{- if and .values.pdb .values.pdb.enabled }}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "sisporta.componentName" . }}
+  labels:
+    {{- include "sisporta.labels" . | nindent 4 }}
+spec:
+  {{- if hasKey .values.pdb "minAvailable" }}
+  minAvailable: {{ .values.pdb.minAvailable }}
+  {{- else }}
+  maxUnavailable: {{ .values.pdb.maxUnavailable | default 1 }}
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- include "sisporta.selectorLabels" . | nindent 6 }}
+{{- end }}
+{{- if and .values.autoscaling .values.autoscaling.enabled }}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "sisporta.componentName" . }}
+  labels:
+    {{- include "sisporta.labels" . | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "sisporta.componentName" . }}
+  minReplicas: {{ .values.autoscaling.minReplicas }}
+  maxReplicas: {{ .values.autoscaling.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ .values.autoscaling.targetCPUUtilizationPercentage }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* True ("true") when some component of this release talks to MySQL and so needs migrate. */}}
+{{- define "sisporta.needsMigrate" -}}
+{{- if and .Values.migrate.enabled (or .Values.persister.enabled .Values.reconciler.enabled) }}true{{ end }}
+{{- end }}
+
+{{/* Checks that cannot wait until a pod fails. */}}
+{{- define "sisporta.validate" -}}
+{{- if not (regexMatch "^[a-z][a-z0-9_]{0,31}$" (toString .Values.busNamespace)) }}
+{{- fail (printf "busNamespace '%s' must match ^[a-z][a-z0-9_]{0,31}$" (toString .Values.busNamespace)) }}
+{{- end }}
+{{- if and (not .Values.existingConfigMap) (not .Values.config) }}
+{{- fail "config (the streams of sisporta.yaml) or existingConfigMap is required" }}
+{{- end }}
+{{- end }}

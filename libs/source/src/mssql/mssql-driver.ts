@@ -1,0 +1,168 @@
+/**
+ * The slice of the mssql driver (tedious inside) the SQL Server dialect uses, as structural
+ * "subset" types — a `mssql.ConnectionPool` fits them as it is, and a test double is a few lines —
+ * the pool built from a source URL or connection string, and error classification.
+ */
+import mssql from 'mssql'
+import { SourceError } from '../errors.js'
+import type { SourceDialectOptions } from '../source-dialect.js'
+import type { MssqlParameter, MssqlParameterType } from './mssql-sql.js'
+import { parseMssqlUrl, type MssqlConnectionSettings } from './mssql-url.js'
+
+/** Result-set column metadata as the driver reports it with `arrayRowMode` (`result.columns[i][j]`). */
+export interface MssqlColumnMetadataLike {
+  readonly index: number
+  readonly name: string
+  /** Bytes for character and binary columns. */
+  readonly length: number
+  /** The mssql type (`mssql.VarChar`, `mssql.Int`, …); its `declaration` is the T-SQL name. */
+  readonly type?: unknown
+  readonly precision?: number
+  readonly scale?: number
+  readonly nullable: boolean
+}
+
+/** What `request.query` resolves to with `arrayRowMode`: rows as arrays, metadata per result set. */
+export interface MssqlResultLike {
+  readonly recordset?: readonly unknown[]
+  readonly columns?: readonly (readonly MssqlColumnMetadataLike[])[]
+}
+
+/** One request: parameters, then one batch run through `sp_executesql`. */
+export interface MssqlRequestLike {
+  arrayRowMode: boolean
+  /** `type` is an mssql type object (`mssql.VarChar(20)`), see `mssqlParameterType`. */
+  input (name: string, type: object, value: unknown): unknown
+  query (command: string): Promise<MssqlResultLike>
+}
+
+/** The pool: `connect()` is idempotent (joins a connect in progress, resolves at once when connected). */
+export interface MssqlPoolLike {
+  connect (): Promise<unknown>
+  request (): MssqlRequestLike
+  close (): Promise<void>
+}
+
+/** Rows (arrays, in select-list order) and column metadata of a statement's first result set. */
+export interface MssqlRows {
+  readonly rows: unknown[][]
+  readonly columns: readonly MssqlColumnMetadataLike[]
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000
+
+/**
+ * The mssql pool configuration for parsed settings: always `ApplicationIntent=ReadOnly`
+ * (`readOnlyIntent`, which an availability group routes to a readable secondary), TLS on unless
+ * the URL turns it off, rows as arrays. Date-times and decimals never reach the driver's
+ * JavaScript conversions (they are selected as text), so `useUTC` plays no part.
+ *
+ * @example
+ * mssqlPoolConfig(parseMssqlUrl('mssql://reader:s3cret@erp-db/ERP'), { poolSize: 2 })
+ * // { server: 'erp-db', port: 1433, database: 'ERP', options: { readOnlyIntent: true, encrypt: true, … }, … }
+ */
+export function mssqlPoolConfig (settings: MssqlConnectionSettings, options: SourceDialectOptions): mssql.config {
+  return {
+    server: settings.server,
+    ...(settings.port === undefined ? {} : { port: settings.port }),
+    ...(settings.database === undefined ? {} : { database: settings.database }),
+    ...(settings.user === undefined ? {} : { user: settings.user }),
+    ...(settings.password === undefined ? {} : { password: settings.password }),
+    // a domain switches the driver to NTLM (Windows login with user and password)
+    ...(settings.domain === undefined ? {} : { domain: settings.domain }),
+    connectionTimeout: settings.connectTimeoutMs ?? options.connectTimeoutMs ?? 10_000,
+    requestTimeout: settings.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    arrayRowMode: true,
+    // between scheduled loads the source keeps no session of ours for long
+    pool: { max: settings.poolMax ?? options.poolSize ?? 2, min: 0, idleTimeoutMillis: 30_000 },
+    options: {
+      readOnlyIntent: true,
+      encrypt: settings.encrypt,
+      trustServerCertificate: settings.trustServerCertificate,
+      multiSubnetFailover: settings.multiSubnetFailover,
+      appName: settings.appName ?? 'sisporta',
+      ...(settings.instanceName === undefined ? {} : { instanceName: settings.instanceName }),
+      ...(settings.hostNameInCertificate === undefined ? {} : { serverName: settings.hostNameInCertificate })
+    }
+  }
+}
+
+/** Creates the mssql pool for a source URL or connection string (no connection until the first read). */
+export function createMssqlPool (url: string, options: SourceDialectOptions): MssqlPoolLike {
+  const pool = new mssql.ConnectionPool(mssqlPoolConfig(parseMssqlUrl(url), options))
+  // a connection that breaks while idle in the pool reports here (unheard, it would end the
+  // process); the next read gets a fresh connection or fails with the cause
+  pool.on('error', (err: unknown) => options.log?.warn({ err: driverMessage(err) }, 'source connection error'))
+  return pool
+}
+
+/** The mssql type object for a parameter type. */
+export function mssqlParameterType (type: MssqlParameterType): object {
+  switch (type.kind) {
+    case 'int': return mssql.Int()
+    case 'bit': return mssql.Bit()
+    case 'varchar': return mssql.VarChar(type.length === -1 ? mssql.MAX : type.length)
+    case 'nvarchar': return mssql.NVarChar(type.length === -1 ? mssql.MAX : type.length)
+    case 'varbinary': return mssql.VarBinary(type.length === -1 ? mssql.MAX : type.length)
+  }
+}
+
+/**
+ * Runs one batch with named parameters on a pooled connection and returns its first result set.
+ * Failing to connect is `SIS_SRC_CONNECT`; a failing statement passes the driver's error through
+ * for the caller to name.
+ */
+export async function runMssql (pool: MssqlPoolLike, sql: string, params: readonly MssqlParameter[] = []): Promise<MssqlRows> {
+  try {
+    await pool.connect()
+  } catch (cause) {
+    throw new SourceError('SIS_SRC_CONNECT', `cannot connect to the SQL Server source: ${driverMessage(cause)}`, { cause, transient: isTransientMssqlError(cause) })
+  }
+  const request = pool.request()
+  request.arrayRowMode = true
+  for (const p of params) request.input(p.name, mssqlParameterType(p.type), p.value)
+  const result = await request.query(sql)
+  return { rows: (result.recordset ?? []) as unknown[][], columns: result.columns?.[0] ?? [] }
+}
+
+/** The T-SQL name of a column's driver type (`varchar`, `int`, …), undefined when the driver does not say. */
+export function driverTypeName (column: MssqlColumnMetadataLike): string | undefined {
+  const declaration = (column.type as { declaration?: unknown } | undefined)?.declaration
+  return typeof declaration === 'string' ? declaration : undefined
+}
+
+const TRANSIENT_CODES = new Set([
+  'ETIMEOUT', 'ESOCKET', 'ECONNCLOSED', 'EINSTLOOKUP', 'ENOCONN', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE',
+  'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'
+])
+
+/**
+ * SQL Server error numbers worth a retry: deadlock victim (1205), lock request timeout (1222),
+ * snapshot read meeting concurrent DDL (3961), availability-group database not accessible during
+ * failover (976, 983), memory pressure (701, 8645), transport errors (233, 10053, 10054, 10060),
+ * and Azure SQL's throttling and reconfiguration errors.
+ */
+const TRANSIENT_NUMBERS = new Set([
+  -2, 233, 701, 976, 983, 1205, 1222, 3961, 8645, 10053, 10054, 10060, 10928, 10929, 40143, 40197, 40501, 40613,
+  49918, 49919, 49920
+])
+
+/** Whether an mssql / tedious error may go away on retry: network, timeout, deadlock, failover. */
+export function isTransientMssqlError (err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false
+  const e = err as { code?: unknown, number?: unknown, originalError?: unknown }
+  if (typeof e.number === 'number' && TRANSIENT_NUMBERS.has(e.number)) return true
+  if (typeof e.code === 'string' && TRANSIENT_CODES.has(e.code)) return true
+  // ConnectionError wraps the socket error of tedious, which wraps Node's
+  return e.originalError !== undefined && e.originalError !== err && isTransientMssqlError(e.originalError)
+}
+
+/** The driver's message without its stack, with the SQL Server error number when there is one. */
+export function driverMessage (err: unknown): string {
+  if (err instanceof Error) {
+    const { number, code } = err as { number?: unknown, code?: unknown }
+    if (typeof number === 'number') return `SQL Server error ${number}: ${err.message}`
+    return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message
+  }
+  return String(err)
+}

@@ -1,0 +1,212 @@
+/**
+ * Looks a stream's source up in SQL Server's catalogue (tables and views) or in the described
+ * first result set of its query (`query:` streams), so that only names the server itself reported
+ * reach T-SQL text; finds the unique index that makes the key safe for keyset pagination; and
+ * asks what the login could do besides reading.
+ */
+import type { StreamConfig } from '@sisporta/contracts'
+import { SourceError } from '../errors.js'
+import { matchColumns, type AvailableColumn } from '../match-columns.js'
+import type { SourceDescription } from '../source-dialect.js'
+import { keyColumnIndexes } from '../stream-keys.js'
+import type { MssqlRows } from './mssql-driver.js'
+import {
+  DATABASE_SQL, DESCRIBE_QUERY_SQL, FIND_OBJECT_SQL, LOGIN_WRITE_CHECKS, LOGIN_WRITE_SQL, OBJECT_WRITE_CHECKS, OBJECT_WRITE_SQL,
+  TABLE_COLUMNS_SQL, UNIQUE_INDEXES_SQL, buildQueryDescribeSql, quoteQualified, type MssqlParameter
+} from './mssql-sql.js'
+import { baseTypeName, mssqlColumnInfo, type MssqlColumnInfo } from './mssql-types.js'
+
+/** Runs one statement with named parameters (the dialect's pooled, error-wrapping runner). */
+export type MssqlRunner = (sql: string, params?: readonly MssqlParameter[]) => Promise<MssqlRows>
+
+/** The connected database, asked once per dialect. */
+export interface MssqlDatabaseFacts {
+  readonly name: string
+  /** `ALLOW_SNAPSHOT_ISOLATION` is ON: pages read at SNAPSHOT isolation. */
+  readonly snapshotIsolation: boolean
+  /** `READ_COMMITTED_SNAPSHOT` is ON: READ COMMITTED reads row versions too. */
+  readonly readCommittedSnapshot: boolean
+  /** `READ_ONLY` on a readable secondary replica (or a read-only database). */
+  readonly updateability: string
+  readonly version: string
+  /** The login and the database user it maps to, for messages. */
+  readonly login: string
+  readonly user: string
+}
+
+/** A stream's source as the server resolved it. */
+export type MssqlStreamSource =
+  | { readonly table: readonly [schema: string, name: string], readonly objectId: number, readonly kind: 'table' | 'view' }
+  | { readonly query: string }
+
+export interface MssqlIntrospection {
+  readonly source: MssqlStreamSource
+  readonly description: SourceDescription
+  /** Per stream column, in `stream.columns` order. */
+  readonly columns: readonly MssqlColumnInfo[]
+  /**
+   * The primary key or unique index that makes the key unique; undefined for views without one
+   * and for queries, whose keys are checked page by page while reading.
+   */
+  readonly uniqueIndex?: string
+}
+
+const nvarchar = (name: string, value: string | null, length = 128): MssqlParameter => ({ name, type: { kind: 'nvarchar', length }, value })
+const int = (name: string, value: number): MssqlParameter => ({ name, type: { kind: 'int' }, value })
+
+/** The connected database's name, isolation settings, updateability, version, login and user. */
+export async function readMssqlDatabase (run: MssqlRunner): Promise<MssqlDatabaseFacts> {
+  const { rows } = await run(DATABASE_SQL)
+  const row = rows[0]
+  if (row === undefined) throw new SourceError('SIS_SRC_CONNECT', 'the SQL Server source did not describe its database (sys.databases has no row for DB_ID())')
+  const [name, snapshot, rcsi, updateability, version, login, user] = row
+  return Object.freeze({
+    name: String(name),
+    snapshotIsolation: snapshot === 'ON',
+    readCommittedSnapshot: rcsi === true || rcsi === 1,
+    updateability: String(updateability ?? ''),
+    version: String(version ?? ''),
+    login: String(login ?? ''),
+    user: String(user ?? '')
+  })
+}
+
+/** What the login can do database-wide besides reading (`[]`: nothing). */
+export async function findLoginWriteAccess (run: MssqlRunner): Promise<string[]> {
+  const { rows } = await run(LOGIN_WRITE_SQL)
+  const row = rows[0] ?? []
+  return LOGIN_WRITE_CHECKS.filter((_, i) => isYes(row[i])).map((c) => c.can)
+}
+
+/** What the login can do to one table or view besides reading it (`[]`: nothing). */
+export async function findObjectWriteAccess (run: MssqlRunner, [schema, name]: readonly [string, string]): Promise<string[]> {
+  const { rows } = await run(OBJECT_WRITE_SQL, [nvarchar('schema', schema), nvarchar('name', name)])
+  const row = rows[0] ?? []
+  const object = quoteQualified([schema, name])
+  return OBJECT_WRITE_CHECKS.filter((_, i) => isYes(row[i])).map((p) => `${p} ${p === 'ALTER' ? '' : 'on '}${object}`)
+}
+
+function isYes (value: unknown): boolean {
+  return value === 1 || value === true
+}
+
+/**
+ * Describes a stream's source: resolves the table or view (or describes the query's result
+ * set without running it), matches every mapped column and the version column, and for a table
+ * finds the unique index that covers the key. Errors name the stream, the column and the types.
+ */
+export async function introspectMssqlStream (run: MssqlRunner, stream: StreamConfig, database: MssqlDatabaseFacts): Promise<MssqlIntrospection> {
+  const { table, query } = stream.source
+  if ((table === undefined) === (query === undefined)) {
+    throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': source needs exactly one of table or query`, { stream: stream.name })
+  }
+  keyColumnIndexes(stream) // fails early on a key that is not mapped
+  return table !== undefined
+    ? await introspectTable(run, stream, table, database)
+    : await introspectQuery(run, stream, query!)
+}
+
+async function introspectTable (run: MssqlRunner, stream: StreamConfig, table: string, database: MssqlDatabaseFacts): Promise<MssqlIntrospection> {
+  const parts = table.split('.')
+  if (parts.length > 3) {
+    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${table}' has ${parts.length} parts; SQL Server names a table as [database.]schema.table`, { stream: stream.name })
+  }
+  if (parts.length === 3 && parts[0]!.toLowerCase() !== database.name.toLowerCase()) {
+    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${table}' is in database '${parts[0]!}', but the source connects to '${database.name}'; point the source URL at '${parts[0]!}' or name the table as schema.table`, { stream: stream.name })
+  }
+  const name = parts[parts.length - 1]!
+  const schema = parts.length >= 2 ? parts[parts.length - 2]! : null
+  const found = (await run(FIND_OBJECT_SQL, [nvarchar('schema', schema), nvarchar('name', name)])).rows
+  if (found.length !== 1) {
+    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND',
+      `stream '${stream.name}': source table '${schema === null ? `${name}' (default schema of user '${database.user}')` : `${schema}.${name}'`} is not a table or view in database '${database.name}' that login '${database.login}' can see; check the name, and that the login has SELECT on it`,
+      { stream: stream.name })
+  }
+  const [foundSchema, foundName, type, objectId] = found[0]!
+  const resolved: [string, string] = [String(foundSchema), String(foundName)]
+  const kind = String(type).trim() === 'V' ? 'view' : 'table'
+  const object = quoteQualified(resolved)
+  const catalogue = (await run(TABLE_COLUMNS_SQL, [int('object_id', Number(objectId))])).rows.map(catalogueColumn)
+  const matched = matchColumns(stream, object, catalogue, `${kind} ${object}`)
+  const indexes = uniqueIndexes((await run(UNIQUE_INDEXES_SQL, [int('object_id', Number(objectId))])).rows)
+  const keyColumns = new Set(matched.description.key)
+  const covering = indexes.find((i) => i.columns.every((c) => keyColumns.has(c)))
+  if (covering === undefined && kind === 'table') {
+    const known = indexes.length === 0
+      ? 'it has no primary key or unique index'
+      : `its unique indexes are ${indexes.map((i) => `${i.name} (${i.columns.join(', ')})`).join('; ')}`
+    throw new SourceError('SIS_SRC_KEY',
+      `stream '${stream.name}': target.key (${stream.target.key.join(', ')}) from ${object} (${matched.description.key.join(', ')}) is not known to be unique: no primary key or unique index covers it, and ${known}. Keyset pagination would skip rows that share a key: map the key of a unique index, add one, or read through a query: stream (checked while reading)`,
+      { stream: stream.name })
+  }
+  return {
+    source: { table: resolved, objectId: Number(objectId), kind },
+    description: matched.description,
+    columns: matched.columns,
+    ...(covering === undefined ? {} : { uniqueIndex: covering.name })
+  }
+}
+
+async function introspectQuery (run: MssqlRunner, stream: StreamConfig, query: string): Promise<MssqlIntrospection> {
+  const { rows } = await run(DESCRIBE_QUERY_SQL, [nvarchar('tsql', buildQueryDescribeSql(query), -1)])
+  const failed = rows.find((r) => r[7] !== null && r[7] !== undefined)
+  if (failed !== undefined) {
+    throw new SourceError('SIS_SRC_QUERY', `stream '${stream.name}': the source query cannot run: SQL Server error ${String(failed[7])}: ${String(failed[8])}${queryHint(query, Number(failed[7]))}`, { stream: stream.name })
+  }
+  if (rows.length === 0) {
+    throw new SourceError('SIS_SRC_QUERY', `stream '${stream.name}': the source query returns no result set`, { stream: stream.name })
+  }
+  const available: AvailableColumn<MssqlColumnInfo>[] = rows.map(([name, systemType, maxLength, precision, scale, nullable, collation]) => ({
+    name: String(name),
+    info: mssqlColumnInfo({
+      type: baseTypeName(String(systemType)),
+      maxLength: Number(maxLength),
+      precision: Number(precision),
+      scale: Number(scale),
+      nullable: nullable === true || nullable === 1,
+      collation: collation === null ? null : String(collation)
+    })
+  }))
+  const matched = matchColumns(stream, '(query)', available, 'the query\'s result')
+  return { source: { query }, description: matched.description, columns: matched.columns }
+}
+
+/** What to do about the usual reasons a query cannot be wrapped as a derived table. */
+function queryHint (query: string, errorNumber: number): string {
+  if (/^\s*with\b/i.test(query)) return ' (a query that starts with WITH cannot be wrapped as a derived table: write the CTE as a subquery, or create a view)'
+  if (errorNumber === 1033) return ' (remove the ORDER BY: sisporta orders every page by the key)'
+  if (errorNumber === 8155) return ' (give every computed column a name with AS)'
+  if (errorNumber === 8156) return ' (two result columns share a name: alias one of them)'
+  return ''
+}
+
+function catalogueColumn (row: unknown[]): AvailableColumn<MssqlColumnInfo> {
+  const [name, type, maxLength, precision, scale, nullable, collation] = row
+  return {
+    name: String(name),
+    info: mssqlColumnInfo({
+      type: String(type),
+      maxLength: Number(maxLength),
+      precision: Number(precision),
+      scale: Number(scale),
+      nullable: nullable === true || nullable === 1,
+      collation: collation === null || collation === undefined ? null : String(collation)
+    })
+  }
+}
+
+interface UniqueIndex {
+  readonly name: string
+  readonly columns: readonly string[]
+}
+
+/** Rows `[index_id, name, is_primary_key, column]` (key columns in order) grouped by index. */
+function uniqueIndexes (rows: unknown[][]): UniqueIndex[] {
+  const byId = new Map<number, { name: string, columns: string[] }>()
+  for (const [id, name, , column] of rows) {
+    let index = byId.get(Number(id))
+    if (index === undefined) byId.set(Number(id), index = { name: String(name), columns: [] })
+    index.columns.push(String(column))
+  }
+  return [...byId.values()]
+}

@@ -1,0 +1,153 @@
+import type { StreamConfig } from '@sisporta/contracts'
+import { checkAfter, checkKeysIncrease, convertRows, createRowConversion, type RowConversion } from '../convert-rows.js'
+import { SourceError } from '../errors.js'
+import type {
+  KeyValues, SourceDescription, SourceDialect, SourceDialectOptions, SourceLogger, WireRow
+} from '../source-dialect.js'
+import { keyColumnIndexes } from '../stream-keys.js'
+import { createMysqlPool, driverMessage, isTransientMysqlError, withReadOnlySession, type MysqlConnectionLike, type MysqlPoolLike } from './mysql-driver.js'
+import { introspectMysqlStream, type MysqlIntrospection } from './mysql-introspector.js'
+import { FIND_TABLE_SQL, buildPageSql, keysetParameters } from './mysql-sql.js'
+import {
+  createMysqlKeyParameter, createMysqlValueConverter, mysqlKeyProblem, type MysqlKeyParameter
+} from './mysql-values.js'
+
+/** Everything reading a stream needs, worked out once from its introspection. */
+interface PreparedStream extends RowConversion {
+  readonly introspection: MysqlIntrospection
+  readonly firstPageSql: string
+  readonly nextPageSql: string
+  readonly keyParameters: readonly MysqlKeyParameter[]
+}
+
+/**
+ * The MySQL/MariaDB source dialect over a mysql2 pool (or anything shaped like it: see
+ * `MysqlPoolLike`). The pool must deliver values as `MYSQL_VALUE_OPTIONS` makes mysql2 do;
+ * `createMysqlDialect(url)` builds one so.
+ *
+ * @example
+ * const dialect = createMysqlDialect('mysql://reader@erp/erp')
+ * const rows = await dialect.readPage(stream, undefined, 1000)
+ */
+export class MysqlDialect implements SourceDialect {
+  readonly engine = 'mysql'
+  readonly #pool: MysqlPoolLike
+  readonly #log: SourceLogger | undefined
+  readonly #sessions = new WeakSet<object>()
+  readonly #prepared = new WeakMap<StreamConfig, Promise<PreparedStream>>()
+  #closed = false
+
+  constructor (pool: MysqlPoolLike, options: { readonly log?: SourceLogger } = {}) {
+    this.#pool = pool
+    this.#log = options.log
+  }
+
+  async describe (stream: StreamConfig): Promise<SourceDescription> {
+    // always asks the server again: the source schema may have changed since the last load
+    this.#prepared.delete(stream)
+    const { description } = (await this.#prepare(stream)).introspection
+    this.#log?.debug({ stream: stream.name, object: description.object, columns: description.columns.map((c) => `${c.from} ${c.sourceType}`) }, 'source described')
+    return description
+  }
+
+  async readPage (stream: StreamConfig, after: KeyValues | undefined, limit: number): Promise<WireRow[]> {
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': page size must be a positive integer, got ${limit}`, { stream: stream.name })
+    }
+    const prepared = await this.#prepare(stream)
+    const params: unknown[] = after === undefined ? [] : keysetParameters(keyParameters(stream, prepared, after))
+    // as text: MySQL 8.0.22+ refuses a DOUBLE for LIMIT ?, and mysql2 sends numbers as DOUBLE
+    params.push(String(limit))
+    const sql = after === undefined ? prepared.firstPageSql : prepared.nextPageSql
+    const started = performance.now()
+    const raw = await this.#run(stream, 'read a page', async (connection) => {
+      const [result] = await connection.execute({ sql, rowsAsArray: true }, params)
+      return result as unknown[][]
+    })
+    const rows = convertRows(stream, prepared, raw)
+    checkKeysIncrease(stream, prepared.keyIndexes, rows)
+    this.#log?.debug({ stream: stream.name, rows: rows.length, ms: Math.round(performance.now() - started) }, 'source page read')
+    return rows
+  }
+
+  async estimateRows (stream: StreamConfig): Promise<number | undefined> {
+    const { source } = (await this.#prepare(stream)).introspection
+    if (!('table' in source)) return undefined
+    const found = await this.#run(stream, 'estimate rows', async (connection) => {
+      const [result] = await connection.execute({ sql: FIND_TABLE_SQL, rowsAsArray: true }, [...source.table])
+      return result as unknown[][]
+    })
+    const estimate = found[0]?.[3]
+    return estimate === null || estimate === undefined ? undefined : Number(estimate)
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#pool.end()
+  }
+
+  #prepare (stream: StreamConfig): Promise<PreparedStream> {
+    let prepared = this.#prepared.get(stream)
+    if (prepared === undefined) {
+      prepared = this.#run(stream, 'describe the source', (connection) => introspectMysqlStream(connection, stream)).then((i) => prepare(stream, i))
+      // a failed describe is not remembered: the next call asks again
+      prepared.catch(() => { if (this.#prepared.get(stream) === prepared) this.#prepared.delete(stream) })
+      this.#prepared.set(stream, prepared)
+    }
+    return prepared
+  }
+
+  async #run<T> (stream: StreamConfig, doing: string, work: (connection: MysqlConnectionLike) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new SourceError('SIS_SRC_CLOSED', `stream '${stream.name}': the source dialect is closed`, { stream: stream.name })
+    try {
+      return await withReadOnlySession(this.#pool, this.#sessions, work)
+    } catch (err) {
+      if (err instanceof SourceError) throw err
+      // the schema may have moved under a prepared stream: describe again next time
+      this.#prepared.delete(stream)
+      throw new SourceError('SIS_SRC_READ', `stream '${stream.name}': could not ${doing}: ${driverMessage(err)}`, { stream: stream.name, cause: err, transient: isTransientMysqlError(err) })
+    }
+  }
+}
+
+/**
+ * The MySQL/MariaDB dialect for a `mysql://` or `mariadb://` URL (a small pool; connections
+ * open on the first read).
+ */
+export function createMysqlDialect (url: string, options: SourceDialectOptions = {}): SourceDialect {
+  return new MysqlDialect(createMysqlPool(url, options), options)
+}
+
+function prepare (stream: StreamConfig, introspection: MysqlIntrospection): PreparedStream {
+  const keyIndexes = keyColumnIndexes(stream)
+  const keyParameters = keyIndexes.map((i) => {
+    const column = stream.columns[i]!
+    const info = introspection.columns[i]!
+    const problem = mysqlKeyProblem(column.type, info)
+    if (problem !== undefined) {
+      throw new SourceError('SIS_SRC_KEY', `stream '${stream.name}': key column '${column.name}' (from ${introspection.description.columns[i]!.from} ${info.columnType}, type ${column.type}): ${problem}`, { stream: stream.name, column: column.name })
+    }
+    return createMysqlKeyParameter(column.type, info)
+  })
+  const spec = {
+    source: introspection.source,
+    columns: introspection.description.columns.map((c) => c.from),
+    key: keyIndexes.map((i, k) => {
+      const cast = keyParameters[k]!.cast
+      return { column: introspection.description.columns[i]!.from, ...(cast === undefined ? {} : { cast }) }
+    })
+  }
+  const converters = stream.columns.map((c, i) => createMysqlValueConverter(c.type, introspection.columns[i]!))
+  return {
+    ...createRowConversion(stream, introspection.description, converters),
+    introspection,
+    firstPageSql: buildPageSql(spec, false),
+    nextPageSql: buildPageSql(spec, true),
+    keyParameters
+  }
+}
+
+function keyParameters (stream: StreamConfig, prepared: PreparedStream, after: KeyValues): unknown[] {
+  return checkAfter(stream, prepared.keyIndexes.length, after).map((value, k) => prepared.keyParameters[k]!.toParameter(value))
+}

@@ -1,0 +1,175 @@
+/**
+ * Looks a stream's source up in the catalogue (tables) or in the result metadata of its query
+ * (`query:` streams), so that only names the server itself reported reach SQL text.
+ */
+import type { StreamConfig } from '@sisporta/contracts'
+import { SourceError } from '../errors.js'
+import { matchColumns } from '../match-columns.js'
+import type { SourceDescription } from '../source-dialect.js'
+import { keyColumnIndexes } from '../stream-keys.js'
+import { type MysqlConnectionLike, type MysqlFieldLike, driverMessage, isTransientMysqlError } from './mysql-driver.js'
+import {
+  CURRENT_DATABASE_SQL, FIND_TABLE_IGNORING_CASE_SQL, FIND_TABLE_SQL, TABLE_COLUMNS_SQL,
+  buildQueryDescribeSql, quoteQualified, type MysqlSourceObject
+} from './mysql-sql.js'
+import type { MysqlColumnInfo } from './mysql-values.js'
+
+/** A stream's source as the server describes it. */
+export interface MysqlIntrospection {
+  readonly source: MysqlSourceObject
+  readonly description: SourceDescription
+  /** Per stream column, in `stream.columns` order. */
+  readonly columns: readonly MysqlColumnInfo[]
+}
+
+interface CatalogueColumn {
+  readonly name: string
+  readonly info: MysqlColumnInfo
+}
+
+type Row = unknown[]
+
+async function rows (connection: MysqlConnectionLike, sql: string, values: unknown[]): Promise<Row[]> {
+  const [result] = await connection.execute({ sql, rowsAsArray: true }, values)
+  return result as Row[]
+}
+
+/**
+ * Describes a stream's source: resolves the table (or runs the query with `LIMIT 0`), matches
+ * every mapped column and the version column, and checks that the key can drive keyset
+ * pagination. Errors name the stream, the column and the types.
+ */
+export async function introspectMysqlStream (connection: MysqlConnectionLike, stream: StreamConfig): Promise<MysqlIntrospection> {
+  const { table, query } = stream.source
+  if ((table === undefined) === (query === undefined)) {
+    throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': source needs exactly one of table or query`, { stream: stream.name })
+  }
+  keyColumnIndexes(stream) // fails early on a key that is not mapped
+  return table !== undefined
+    ? await introspectTable(connection, stream, table)
+    : await introspectQuery(connection, stream, query!)
+}
+
+async function introspectTable (connection: MysqlConnectionLike, stream: StreamConfig, table: string): Promise<MysqlIntrospection> {
+  const parts = table.split('.')
+  if (parts.length > 2) {
+    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${table}' has three parts, but MySQL/MariaDB names a table as database.table`, { stream: stream.name })
+  }
+  let database = parts.length === 2 ? parts[0]! : undefined
+  const name = parts[parts.length - 1]!
+  if (database === undefined) {
+    const [[current]] = await rows(connection, CURRENT_DATABASE_SQL, []) as [[unknown]]
+    if (typeof current !== 'string') {
+      throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${table}' names no database and the source URL has none; write it as database.table`, { stream: stream.name })
+    }
+    database = current
+  }
+  let found = await rows(connection, FIND_TABLE_SQL, [database, name])
+  if (found.length === 0) found = await rows(connection, FIND_TABLE_IGNORING_CASE_SQL, [database, name])
+  if (found.length !== 1) {
+    const also = found.length > 1 ? ` (names differing only in case: ${found.map((r) => `${String(r[0])}.${String(r[1])}`).join(', ')})` : ''
+    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${database}.${name}' does not exist${also}`, { stream: stream.name })
+  }
+  const resolved: [string, string] = [String(found[0]![0]), String(found[0]![1])]
+  const object = quoteQualified(resolved)
+  const catalogue = (await rows(connection, TABLE_COLUMNS_SQL, resolved)).map(catalogueColumn)
+  return match(stream, { table: resolved }, object, catalogue, `table ${object}`)
+}
+
+async function introspectQuery (connection: MysqlConnectionLike, stream: StreamConfig, query: string): Promise<MysqlIntrospection> {
+  let fields: MysqlFieldLike[]
+  try {
+    [, fields] = await connection.execute({ sql: buildQueryDescribeSql(query), rowsAsArray: true }, [])
+  } catch (cause) {
+    if (isTransientMysqlError(cause)) throw cause
+    throw new SourceError('SIS_SRC_QUERY', `stream '${stream.name}': the source query cannot run: ${driverMessage(cause)}`, { stream: stream.name, cause })
+  }
+  const columns = fields.map((f) => ({ name: f.name, info: fieldColumnInfo(f) }))
+  return match(stream, { query }, '(query)', columns, 'the query\'s result')
+}
+
+function match (stream: StreamConfig, source: MysqlSourceObject, object: string, available: readonly CatalogueColumn[], where: string): MysqlIntrospection {
+  // MySQL column names and aliases ignore case: matchColumns' single case-insensitive match is the same column
+  return { source, ...matchColumns(stream, object, available, where) }
+}
+
+const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit'])
+
+function catalogueColumn (row: Row): CatalogueColumn {
+  const [name, dataType, columnType, isNullable, precision, scale] = row
+  const type = String(dataType).toLowerCase()
+  const full = String(columnType).toLowerCase()
+  const decimal = type === 'decimal' || type === 'numeric'
+  return {
+    name: String(name),
+    info: {
+      dataType: type,
+      columnType: full,
+      nullable: isNullable === 'YES',
+      unsigned: /\bunsigned\b/.test(full),
+      ...(decimal && precision !== null ? { precision: Number(precision) } : {}),
+      ...(decimal && scale !== null ? { scale: Number(scale) } : {}),
+      binary: BINARY_TYPES.has(type)
+    }
+  }
+}
+
+// Protocol column types (include/mysql_com.h enum_field_types) and column flags.
+const FIELD_TYPES: Record<number, string> = {
+  0: 'decimal', 1: 'tinyint', 2: 'smallint', 3: 'int', 4: 'float', 5: 'double', 6: 'null', 7: 'timestamp',
+  8: 'bigint', 9: 'mediumint', 10: 'date', 11: 'time', 12: 'datetime', 13: 'year', 14: 'date', 15: 'varchar',
+  16: 'bit', 245: 'json', 246: 'decimal', 247: 'enum', 248: 'set', 249: 'tinytext', 250: 'mediumtext',
+  251: 'longtext', 252: 'text', 253: 'varchar', 254: 'char', 255: 'geometry'
+}
+const BYTES_NAMES: Record<string, string> = {
+  varchar: 'varbinary', char: 'binary', tinytext: 'tinyblob', mediumtext: 'mediumblob', longtext: 'longblob', text: 'blob'
+}
+const NOT_NULL_FLAG = 1
+const UNSIGNED_FLAG = 32
+const ENUM_FLAG = 256
+const SET_FLAG = 2048
+const BINARY_CHARSET = 63
+
+function hasFlag (flags: number | string[], bit: number, name: string): boolean {
+  return typeof flags === 'number' ? (flags & bit) !== 0 : flags.includes(name)
+}
+
+/** Column facts from result-set metadata (for `query:` streams, which have no catalogue entry). */
+export function fieldColumnInfo (field: MysqlFieldLike): MysqlColumnInfo {
+  let dataType = FIELD_TYPES[field.columnType ?? -1] ?? `type ${field.columnType ?? '?'}`
+  const unsigned = hasFlag(field.flags, UNSIGNED_FLAG, 'UNSIGNED')
+  const length = field.columnLength ?? 0
+  let binary = dataType === 'bit'
+  if (hasFlag(field.flags, ENUM_FLAG, 'ENUM')) dataType = 'enum'
+  else if (hasFlag(field.flags, SET_FLAG, 'SET')) dataType = 'set'
+  else if (field.characterSet === BINARY_CHARSET && BYTES_NAMES[dataType] !== undefined) {
+    dataType = BYTES_NAMES[dataType]!
+    binary = true
+  }
+  if (field.extendedTypeName !== undefined && field.extendedTypeName !== '') dataType = field.extendedTypeName.toLowerCase()
+  let columnType = dataType
+  let precision: number | undefined
+  let scale: number | undefined
+  if (dataType === 'decimal') {
+    scale = field.decimals
+    // display length counts the point and, when signed, the sign
+    precision = length - (scale > 0 ? 1 : 0) - (unsigned ? 0 : 1)
+    columnType = `decimal(${precision},${scale})`
+  } else if (dataType === 'tinyint' && length === 1) {
+    columnType = 'tinyint(1)'
+  } else if (dataType === 'bit') {
+    columnType = `bit(${length})`
+  } else if ((dataType === 'datetime' || dataType === 'timestamp' || dataType === 'time') && field.decimals > 0 && field.decimals <= 6) {
+    columnType = `${dataType}(${field.decimals})`
+  }
+  if (unsigned) columnType += ' unsigned'
+  return {
+    dataType,
+    columnType,
+    nullable: !hasFlag(field.flags, NOT_NULL_FLAG, 'NOT_NULL'),
+    unsigned,
+    ...(precision === undefined ? {} : { precision }),
+    ...(scale === undefined ? {} : { scale }),
+    binary
+  }
+}

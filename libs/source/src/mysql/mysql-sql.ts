@@ -1,0 +1,167 @@
+/**
+ * The SQL text the MySQL/MariaDB dialect sends, built by pure functions so tests can assert it
+ * to the character. Identifiers reaching these builders come from the catalogue (see
+ * mysql-introspector.ts), and are quoted again here all the same; values are always `?`.
+ */
+import { SourceError } from '../errors.js'
+
+/**
+ * How a key parameter is typed for its comparison. Without it MySQL compares a string parameter
+ * with a BIGINT or DECIMAL column as doubles, which loses digits beyond 2^53 and would skip or
+ * repeat rows; the cast keeps the comparison exact. Rendered from this closed set only.
+ */
+export type MysqlKeyCast =
+  | { readonly kind: 'signed' }
+  | { readonly kind: 'unsigned' }
+  | { readonly kind: 'decimal', readonly precision: number, readonly scale: number }
+  | { readonly kind: 'date' }
+  | { readonly kind: 'datetime' }
+
+export interface MysqlKeyColumn {
+  /** Source column name as the catalogue spells it. */
+  readonly column: string
+  readonly cast?: MysqlKeyCast
+}
+
+/** A table as `[database, table]`, or a custom query wrapped as a derived table. */
+export type MysqlSourceObject =
+  | { readonly table: readonly [database: string, table: string] }
+  | { readonly query: string }
+
+export interface MysqlPageSpec {
+  readonly source: MysqlSourceObject
+  /** Source column names to select, in the order of the stream's columns. */
+  readonly columns: readonly string[]
+  /** Key columns, in `target.key` order: the ORDER BY and keyset comparison. */
+  readonly key: readonly MysqlKeyColumn[]
+}
+
+/** Alias of a wrapped `query:` stream. */
+export const QUERY_ALIAS = 'q'
+
+/**
+ * Quotes one identifier with backticks, doubling any backtick inside.
+ *
+ * @example
+ * quoteIdentifier('Preço `x`') // '`Preço ``x```'
+ */
+export function quoteIdentifier (name: string): string {
+  if (name.length === 0 || name.includes('\u0000')) {
+    throw new SourceError('SIS_SRC_ARGUMENT', `invalid identifier ${JSON.stringify(name)}`)
+  }
+  return `\`${name.replaceAll('`', '``')}\``
+}
+
+/** Quotes a dotted name part by part: `['erp', 'products']` → `` `erp`.`products` ``. */
+export function quoteQualified (parts: readonly string[]): string {
+  return parts.map(quoteIdentifier).join('.')
+}
+
+/** A `query:` stream's text without the trailing semicolons and blanks that would break wrapping. */
+export function trimQuery (query: string): string {
+  return query.trim().replace(/[\s;]+$/, '')
+}
+
+/**
+ * A `query:` stream as a derived table. The newline before `)` keeps a trailing `-- comment`
+ * of the query from swallowing the parenthesis.
+ */
+export function wrapQuery (query: string): string {
+  return `(\n${trimQuery(query)}\n) AS ${QUERY_ALIAS}`
+}
+
+function renderFrom (source: MysqlSourceObject): string {
+  return 'table' in source ? quoteQualified(source.table) : wrapQuery(source.query)
+}
+
+function renderCast (cast: MysqlKeyCast | undefined): string {
+  if (cast === undefined) return '?'
+  switch (cast.kind) {
+    case 'signed': return 'CAST(? AS SIGNED)'
+    case 'unsigned': return 'CAST(? AS UNSIGNED)'
+    case 'date': return 'CAST(? AS DATE)'
+    case 'datetime': return 'CAST(? AS DATETIME(6))'
+    case 'decimal': {
+      const { precision, scale } = cast
+      if (!Number.isInteger(precision) || !Number.isInteger(scale) || precision < 1 || precision > 65 || scale < 0 || scale > 30 || scale > precision) {
+        throw new SourceError('SIS_SRC_ARGUMENT', `invalid DECIMAL(${precision},${scale}) for a key cast`)
+      }
+      return `CAST(? AS DECIMAL(${precision},${scale}))`
+    }
+  }
+}
+
+/**
+ * The keyset condition "key greater than the previous page's last key", expanded into
+ * `k1 > ? OR (k1 = ? AND k2 > ?) …` rather than the row comparison `(k1, k2) > (?, ?)`:
+ * MariaDB (10.11 included) does not use an index range for a row comparison and reads the index
+ * from the start on every page, which makes a full load quadratic. The expanded form is a range
+ * scan on both MariaDB and MySQL. Parameters: see `keysetParameters`.
+ */
+export function buildKeysetCondition (key: readonly MysqlKeyColumn[]): string {
+  const terms = key.map((_, i) => {
+    const parts = key.slice(0, i).map((k) => `${quoteIdentifier(k.column)} = ${renderCast(k.cast)}`)
+    parts.push(`${quoteIdentifier(key[i]!.column)} > ${renderCast(key[i]!.cast)}`)
+    return parts.length === 1 ? parts[0]! : `(${parts.join(' AND ')})`
+  })
+  return terms.length === 1 ? terms[0]! : `(${terms.join(' OR ')})`
+}
+
+/**
+ * The parameters of `buildKeysetCondition` for key values `after`, in placeholder order:
+ * `[a, b]` → `[a, a, b]`, `[a, b, c]` → `[a, a, b, a, b, c]`.
+ */
+export function keysetParameters<T> (after: readonly T[]): T[] {
+  const params: T[] = []
+  for (let i = 0; i < after.length; i++) {
+    for (let j = 0; j <= i; j++) params.push(after[j]!)
+  }
+  return params
+}
+
+/**
+ * One page of a stream in key order. With `after`, the statement continues after the key bound
+ * by `keysetParameters(after)`; the last parameter is always the page size.
+ *
+ * @example
+ * buildPageSql({ source: { table: ['erp', 'products'] }, columns: ['ProdCode', 'Descr'], key: [{ column: 'ProdCode' }] }, true)
+ * // 'SELECT `ProdCode`, `Descr` FROM `erp`.`products` WHERE `ProdCode` > ? ORDER BY `ProdCode` LIMIT ?'
+ */
+export function buildPageSql (spec: MysqlPageSpec, after: boolean): string {
+  if (spec.columns.length === 0 || spec.key.length === 0) {
+    throw new SourceError('SIS_SRC_ARGUMENT', 'a page query needs columns and a key')
+  }
+  const select = spec.columns.map(quoteIdentifier).join(', ')
+  const where = after ? ` WHERE ${buildKeysetCondition(spec.key)}` : ''
+  const orderBy = spec.key.map((k) => quoteIdentifier(k.column)).join(', ')
+  return `SELECT ${select} FROM ${renderFrom(spec.source)}${where} ORDER BY ${orderBy} LIMIT ?`
+}
+
+/** Runs a `query:` stream for its result-set metadata only. */
+export function buildQueryDescribeSql (query: string): string {
+  return `SELECT * FROM ${wrapQuery(query)} LIMIT 0`
+}
+
+/** Makes a session read-only with per-statement READ COMMITTED reads (MySQL 5.6.5+, MariaDB 10.0+). */
+export const SESSION_SQL = 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, READ ONLY'
+
+/** The connection's default database. */
+export const CURRENT_DATABASE_SQL = 'SELECT DATABASE()'
+
+/** One table or view by database and name (the catalogue can answer it without opening other tables). */
+export const FIND_TABLE_SQL =
+  'SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, TABLE_ROWS FROM information_schema.TABLES ' +
+  'WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?'
+
+/**
+ * The same, ignoring case: asked only when the exact lookup found nothing, and used only when it
+ * finds exactly one table (on a case-sensitive server `Produtos` and `produtos` are two tables).
+ */
+export const FIND_TABLE_IGNORING_CASE_SQL =
+  'SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, TABLE_ROWS FROM information_schema.TABLES ' +
+  'WHERE LOWER(TABLE_SCHEMA) = LOWER(?) AND LOWER(TABLE_NAME) = LOWER(?)'
+
+/** Columns of one table, in table order. */
+export const TABLE_COLUMNS_SQL =
+  'SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION, NUMERIC_SCALE, CHARACTER_SET_NAME ' +
+  'FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION'

@@ -1,0 +1,117 @@
+/**
+ * Looks a stream's source up in the catalogue (tables) or in the result metadata of its query
+ * (`query:` streams), so that only names the server itself reported reach SQL text.
+ */
+import type { StreamConfig } from '@sisporta/contracts'
+import { SourceError } from '../errors.js'
+import { matchColumns, type AvailableColumn } from '../match-columns.js'
+import type { SourceDescription } from '../source-dialect.js'
+import { keyColumnIndexes } from '../stream-keys.js'
+import { driverMessage, isTransientPostgresError, type PostgresClientLike, type PostgresFieldLike } from './postgres-driver.js'
+import {
+  CURRENT_SCHEMA_SQL, FIND_TABLE_IGNORING_CASE_SQL, FIND_TABLE_SQL, RESULT_TYPES_SQL, TABLE_COLUMNS_SQL,
+  buildQueryDescribeSql, quoteQualified, type PostgresSourceObject
+} from './postgres-sql.js'
+import type { PostgresColumnInfo } from './postgres-values.js'
+
+/** A stream's source as the server describes it. */
+export interface PostgresIntrospection {
+  readonly source: PostgresSourceObject
+  readonly description: SourceDescription
+  /** Per stream column, in `stream.columns` order. */
+  readonly columns: readonly PostgresColumnInfo[]
+}
+
+type Row = unknown[]
+
+async function rows (client: PostgresClientLike, text: string, values: unknown[]): Promise<Row[]> {
+  return (await client.query({ text, values, rowMode: 'array' })).rows as Row[]
+}
+
+/**
+ * Describes a stream's source: resolves the table (or runs the query with `LIMIT 0`), matches
+ * every mapped column and the version column, and checks that the key can drive keyset
+ * pagination. Errors name the stream, the column and the types.
+ */
+export async function introspectPostgresStream (client: PostgresClientLike, stream: StreamConfig): Promise<PostgresIntrospection> {
+  const { table, query } = stream.source
+  if ((table === undefined) === (query === undefined)) {
+    throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': source needs exactly one of table or query`, { stream: stream.name })
+  }
+  keyColumnIndexes(stream) // fails early on a key that is not mapped
+  return table !== undefined
+    ? await introspectTable(client, stream, table)
+    : await introspectQuery(client, stream, query!)
+}
+
+async function introspectTable (client: PostgresClientLike, stream: StreamConfig, table: string): Promise<PostgresIntrospection> {
+  const parts = table.split('.')
+  if (parts.length > 2) {
+    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${table}' has three parts, but PostgreSQL names a table as schema.table (the database is the source URL's)`, { stream: stream.name })
+  }
+  let schema = parts.length === 2 ? parts[0]! : undefined
+  const name = parts[parts.length - 1]!
+  if (schema === undefined) {
+    const [[current]] = await rows(client, CURRENT_SCHEMA_SQL, []) as [[unknown]]
+    if (typeof current !== 'string') {
+      throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${table}' names no schema and the session's search_path has no existing schema; write it as schema.table`, { stream: stream.name })
+    }
+    schema = current
+  }
+  let found = await rows(client, FIND_TABLE_SQL, [schema, name])
+  if (found.length === 0) found = await rows(client, FIND_TABLE_IGNORING_CASE_SQL, [schema, name])
+  if (found.length !== 1) {
+    const also = found.length > 1 ? ` (names differing only in case: ${found.map((r) => `${String(r[1])}.${String(r[2])}`).join(', ')})` : ''
+    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${schema}.${name}' does not exist${also}`, { stream: stream.name })
+  }
+  const [oid, resolvedSchema, resolvedName] = found[0]!
+  const resolved: [string, string] = [String(resolvedSchema), String(resolvedName)]
+  const object = quoteQualified(resolved)
+  const catalogue = (await rows(client, TABLE_COLUMNS_SQL, [oid])).map(catalogueColumn)
+  return { source: { table: resolved }, ...matchColumns(stream, object, catalogue, `table ${object}`) }
+}
+
+async function introspectQuery (client: PostgresClientLike, stream: StreamConfig, query: string): Promise<PostgresIntrospection> {
+  let fields: readonly PostgresFieldLike[]
+  try {
+    // extended protocol: the query text runs as one statement, never as several
+    ({ fields } = await client.query({ text: buildQueryDescribeSql(query), rowMode: 'array', queryMode: 'extended' }))
+  } catch (cause) {
+    if (isTransientPostgresError(cause)) throw cause
+    throw new SourceError('SIS_SRC_QUERY', `stream '${stream.name}': the source query cannot run: ${driverMessage(cause)}`, { stream: stream.name, cause })
+  }
+  const types = await rows(client, RESULT_TYPES_SQL, [fields.map((f) => f.dataTypeID), fields.map((f) => f.dataTypeModifier)])
+  const columns = fields.map((f, i) => ({ name: f.name, info: resultColumnInfo(f, types[i]) }))
+  const matched = matchColumns(stream, '(query)', columns, 'the query\'s result')
+  // `SELECT a.id, b.id` runs, but the wrapped query could not tell which `id` to page on
+  for (const column of matched.description.columns) {
+    if (columns.filter((c) => c.name === column.from).length > 1) {
+      throw new SourceError('SIS_SRC_QUERY', `stream '${stream.name}': the query's result has more than one column named '${column.from}' (mapped to column '${column.name}'); give them distinct aliases`, { stream: stream.name, column: column.name })
+    }
+  }
+  return { source: { query }, ...matched }
+}
+
+function catalogueColumn (row: Row): AvailableColumn<PostgresColumnInfo> {
+  const [name, dataType, columnType, notNull, category] = row
+  return {
+    name: String(name),
+    info: { dataType: String(dataType), columnType: String(columnType), nullable: notNull !== 't', category: String(category) }
+  }
+}
+
+/**
+ * Column facts from result-set metadata (for `query:` streams, which have no catalogue entry)
+ * and the type names the catalogue gave for its type oid. PostgreSQL's result metadata does not
+ * say whether a column can be NULL (an outer join can make any column nullable), so query
+ * columns are reported nullable.
+ */
+export function resultColumnInfo (field: PostgresFieldLike, type: Row | undefined): PostgresColumnInfo {
+  const [dataType, columnType, category] = type ?? []
+  return {
+    dataType: typeof dataType === 'string' ? dataType : `type ${field.dataTypeID}`,
+    columnType: typeof columnType === 'string' ? columnType : `type ${field.dataTypeID}`,
+    nullable: true,
+    category: typeof category === 'string' ? category : 'X'
+  }
+}

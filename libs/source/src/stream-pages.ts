@@ -1,0 +1,54 @@
+import type { StreamConfig } from '@sisporta/contracts'
+import { SourceError } from './errors.js'
+import type { KeyValues, SourceDialect, WireRow } from './source-dialect.js'
+import { keyOf } from './stream-keys.js'
+
+export interface StreamPagesOptions {
+  /** Start after this key (resume a load from its checkpoint); from the first row when absent. */
+  readonly after?: KeyValues
+  /**
+   * Start reading the next page while the caller works on the current one. Reads still run one
+   * at a time against the source (the next starts when the previous has finished), so the source
+   * sees the same load; the extractor only waits less. Default true.
+   */
+  readonly readAhead?: boolean
+  /** Stops between pages with the signal's reason. */
+  readonly signal?: AbortSignal
+}
+
+/**
+ * Reads a whole stream page by page in key order, each page a separate short read, until a page
+ * comes back shorter than `pageSize`. Empty pages are not yielded.
+ *
+ * @example
+ * for await (const rows of streamPages(dialect, stream, 1000)) {
+ *   await postBatch(rows) // checkpoint keyOf(stream, rows.at(-1)!) once the batch is accepted
+ * }
+ */
+export async function * streamPages (
+  dialect: SourceDialect,
+  stream: StreamConfig,
+  pageSize: number,
+  options: StreamPagesOptions = {}
+): AsyncGenerator<WireRow[], void, undefined> {
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
+    throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': page size must be a positive integer, got ${pageSize}`, { stream: stream.name })
+  }
+  const readAhead = options.readAhead ?? true
+  const read = (after: KeyValues | undefined): Promise<WireRow[]> => {
+    options.signal?.throwIfAborted()
+    const page = dialect.readPage(stream, after, pageSize)
+    // a read started ahead may be abandoned (the caller stopped early): its failure is not unhandled
+    page.catch(() => {})
+    return page
+  }
+  let pending: Promise<WireRow[]> | undefined = read(options.after)
+  while (pending !== undefined) {
+    const rows: WireRow[] = await pending
+    const full = rows.length === pageSize
+    pending = undefined
+    if (full && readAhead) pending = read(keyOf(stream, rows[rows.length - 1]!))
+    if (rows.length > 0) yield rows
+    if (full && !readAhead) pending = read(keyOf(stream, rows[rows.length - 1]!))
+  }
+}

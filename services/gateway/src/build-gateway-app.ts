@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify'
+import type { NatsConnection } from 'nats'
+import type { Registry } from 'prom-client'
+import { API_PREFIX, type BusNames, type SisportaConfig } from '@sisporta/contracts'
+import { LoadRegistry } from '@sisporta/nats'
+import { createServiceApp, type Logger } from '@sisporta/observability'
+import { resolveAuth, type GatewayAuthOptions } from './auth-options.js'
+import { createBatchPublisher } from './batch-publisher.js'
+import { errorReply } from './errors.js'
+import { createErrorHandler } from './error-handler.js'
+import { createGatewayMetrics } from './gateway-metrics.js'
+import { ingestRoutes } from './ingest-routes.js'
+
+/** Default largest accepted body (a batch of a few thousand wide rows is well under this). */
+export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024
+/** Room kept for the batch headers when the body limit follows the NATS server's max_payload. */
+const HEADER_ALLOWANCE = 1024
+
+export interface GatewayAppOptions {
+  config: SisportaConfig
+  /** Connected (and provisioned) NATS connection; the app does not close it. */
+  nc: NatsConnection
+  names: BusNames
+  log: Logger
+  /** The service's Prometheus registry (from `createMetricsRegistry('gateway')`). */
+  metrics: Registry
+  auth: GatewayAuthOptions
+  /** The load registry; bound from `nc` and `names` when absent. */
+  loads?: LoadRegistry
+  /** Largest accepted body in bytes (default 32 MiB, capped by the NATS server's max_payload). */
+  bodyLimit?: number
+  /** Batches awaiting JetStream's PubAck at once before answering 503 (default 256). */
+  maxInFlight?: number
+  /** How long to wait for a PubAck before answering 503 (ms, default 5000). */
+  publishTimeoutMs?: number
+  /** Longest time to receive a whole request, against slow clients (ms, default 120 000). */
+  requestTimeoutMs?: number
+  /** Serve HTTPS with this PEM certificate and key. */
+  https?: { cert: string | Buffer, key: string | Buffer } | null
+}
+
+/**
+ * The gateway as a Fastify app, not yet listening: `/healthz`, `/readyz`, `/metrics`, and the
+ * ingestion API under `/v1`. Tests start it with `app.inject()` or `app.listen({ port: 0 })`.
+ * Throws `SIS_GW_AUTH_NOT_CONFIGURED` / `SIS_GW_JWT_KEY` when no usable key is given.
+ *
+ * @example
+ * const app = await buildGatewayApp({ config, nc, names, log, metrics: createMetricsRegistry('gateway'), auth: { secret } })
+ * await app.listen({ host: '0.0.0.0', port: 8080 })
+ */
+export async function buildGatewayApp (options: GatewayAppOptions): Promise<FastifyInstance> {
+  const { nc, names, log } = options
+  const auth = resolveAuth(options.auth)
+  const bodyLimit = effectiveBodyLimit(options.bodyLimit ?? DEFAULT_BODY_LIMIT, nc, log)
+  const loads = options.loads ?? await LoadRegistry.bind(nc, names)
+  const metrics = createGatewayMetrics(options.metrics)
+  const publisher = createBatchPublisher({
+    js: nc.jetstream(),
+    names,
+    log,
+    metrics,
+    ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
+    ...(options.publishTimeoutMs !== undefined ? { timeoutMs: options.publishTimeoutMs } : {})
+  })
+
+  const bus = watchConnection(nc)
+  const app = await createServiceApp({
+    log,
+    registry: options.metrics,
+    checks: { nats: () => bus.state() },
+    fastify: { bodyLimit, requestTimeout: options.requestTimeoutMs ?? 120_000, https: options.https ?? null }
+  })
+  app.setErrorHandler(createErrorHandler({ bodyLimit, metrics }))
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(errorReply(404, 'SIS_GW_ROUTE_UNKNOWN', `no route ${request.method} ${request.url.slice(0, 200)}`))
+  })
+  await app.register(ingestRoutes, { prefix: API_PREFIX, config: options.config, loads, publisher, auth, metrics, bodyLimit })
+  log.info({ streams: options.config.streams.map((s) => s.name), bodyLimit, algorithms: auth.algorithms }, 'gateway ready to accept batches')
+  return app
+}
+
+/**
+ * A body the bus cannot carry is better refused up front (413, from Content-Length) than
+ * after it was read: the NATS server's `max_payload` (1 MiB unless configured) caps it.
+ */
+function effectiveBodyLimit (wanted: number, nc: NatsConnection, log: Logger): number {
+  const maxPayload = nc.info?.max_payload
+  if (maxPayload === undefined || wanted <= maxPayload - HEADER_ALLOWANCE) return wanted
+  const capped = maxPayload - HEADER_ALLOWANCE
+  log.warn({ bodyLimit: wanted, natsMaxPayload: maxPayload, effectiveBodyLimit: capped }, 'body limit capped by the NATS server\'s max_payload; raise max_payload in the NATS config to accept larger batches')
+  return capped
+}
+
+/** Tracks whether the connection is up, for `/readyz` (a reconnecting gateway is not ready). */
+function watchConnection (nc: NatsConnection): { state(): true | string } {
+  let connected = true
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') connected = false
+      else if (s.type === 'reconnect') connected = true
+    }
+  })()
+  return {
+    state: () => nc.isClosed() ? 'NATS connection closed' : connected ? true : 'NATS disconnected, reconnecting'
+  }
+}

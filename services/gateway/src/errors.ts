@@ -1,0 +1,75 @@
+import { STATUS_CODES } from 'node:http'
+import type { ErrorReply } from '@sisporta/contracts'
+
+/**
+ * Every error the gateway reports, by code. `status` is the HTTP status of the reply; errors
+ * without one stop the gateway at start-up (bad configuration: exit code 2). `retryAfterSec`
+ * marks the errors a client should retry: nothing was acknowledged, so nothing can be lost.
+ */
+export const GATEWAY_ERRORS = Object.freeze({
+  SIS_GW_TOKEN_MISSING: { status: 401, doc: 'No `Authorization: Bearer <jwt>` header.' },
+  SIS_GW_TOKEN_INVALID: { status: 401, doc: 'The token is malformed, unsigned, signed with another key or algorithm, or not yet valid.' },
+  SIS_GW_TOKEN_EXPIRED: { status: 401, doc: 'The token has expired: issue a new one (`sisporta token issue`).' },
+  SIS_GW_TOKEN_CLAIMS: { status: 401, doc: 'The token is signed correctly but lacks a `sub` or a non-empty `streams` claim.' },
+  SIS_GW_STREAM_FORBIDDEN: { status: 403, doc: 'The token\'s `streams` claim does not include this stream.' },
+  SIS_GW_STREAM_UNKNOWN: { status: 404, doc: 'No stream of this name in the gateway\'s config file.' },
+  SIS_GW_LOAD_UNKNOWN: { status: 404, doc: 'No load of this id for this stream.' },
+  SIS_GW_ROUTE_UNKNOWN: { status: 404, doc: 'No such route.' },
+  SIS_GW_LOAD_NOT_OPEN: { status: 409, doc: 'Batches are only accepted, and a load is only sealed, while the load is open.' },
+  SIS_GW_SEAL_MISMATCH: { status: 409, doc: 'The load was already sealed with other batch or row counts.' },
+  SIS_GW_INVALID_REQUEST: { status: 400, doc: 'A path parameter or body does not match the API schema; the message gives the JSON path.' },
+  SIS_GW_BATCH_INVALID: { status: 400, doc: 'A batch does not fit its stream\'s declared columns; the message names the row and column.' },
+  SIS_GW_MALFORMED_JSON: { status: 400, doc: 'The body is not valid JSON.' },
+  SIS_GW_BAD_REQUEST: { status: 400, doc: 'The HTTP request itself is malformed (e.g. a wrong Content-Length).' },
+  SIS_GW_BODY_TOO_LARGE: { status: 413, doc: 'The body is over the gateway\'s body limit or the bus\'s maximum message size: send smaller batches.' },
+  SIS_GW_UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'Bodies must be `application/json`.' },
+  SIS_GW_BUSY: { status: 503, retryAfterSec: 1, doc: 'Too many batches in flight: retry after the `Retry-After` delay.' },
+  SIS_GW_BUS_UNAVAILABLE: { status: 503, retryAfterSec: 1, doc: 'JetStream did not acknowledge (unreachable, timed out, or full): nothing was accepted, retry.' },
+  SIS_GW_INTERNAL: { status: 500, doc: 'An unexpected error; details are in the gateway\'s log, never in the reply.' },
+  SIS_GW_AUTH_NOT_CONFIGURED: { doc: 'Neither SISPORTA_JWT_SECRET nor SISPORTA_JWT_PUBLIC_KEY is set: the gateway refuses to start unauthenticated.' },
+  SIS_GW_JWT_KEY: { doc: 'SISPORTA_JWT_PUBLIC_KEY is neither a PEM public key nor a readable file holding one.' },
+  SIS_GW_TLS: { doc: 'The TLS certificate or key is neither PEM content nor a readable PEM file.' }
+} satisfies Record<`SIS_GW_${string}`, { status?: number, retryAfterSec?: number, doc: string }>)
+
+export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS
+
+/**
+ * An error of the gateway, with its catalogue code. Request errors carry the HTTP status of
+ * their reply; start-up errors carry exit code 2 (bad configuration).
+ *
+ * @example
+ * throw new GatewayError('SIS_GW_LOAD_UNKNOWN', `load 42 of stream 'products' does not exist`)
+ */
+export class GatewayError extends Error {
+  readonly code: GatewayErrorCode
+  /** HTTP status of the reply (500 for start-up errors, which never reach a client). */
+  readonly statusCode: number
+  /** Seconds a client should wait before retrying (503s). */
+  readonly retryAfterSec: number | undefined
+  /** Process exit code when this error stops the gateway at start-up. */
+  readonly exitCode: number | undefined
+
+  constructor (code: GatewayErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'GatewayError'
+    this.code = code
+    const entry = GATEWAY_ERRORS[code] as { status?: number, retryAfterSec?: number }
+    this.statusCode = entry.status ?? 500
+    this.retryAfterSec = entry.retryAfterSec
+    this.exitCode = entry.status === undefined ? 2 : undefined
+  }
+
+  /** The reply body of this error. */
+  toReply (): ErrorReply {
+    return errorReply(this.statusCode, this.code, this.message)
+  }
+}
+
+/** An {@link ErrorReply} with the standard reason phrase of its status. */
+export function errorReply (statusCode: number, code: string, message: string): ErrorReply {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
+export function isGatewayError (err: unknown): err is GatewayError {
+  return err instanceof GatewayError
+}

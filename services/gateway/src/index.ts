@@ -1,0 +1,9 @@
+export { runGateway, type RunGatewayOptions } from './run-gateway.js'
+export { buildGatewayApp, DEFAULT_BODY_LIMIT, type GatewayAppOptions } from './build-gateway-app.js'
+export {
+  createBatchPublisher, DEFAULT_MAX_IN_FLIGHT, DEFAULT_PUBLISH_TIMEOUT_MS,
+  type BatchPublisher, type BatchPublisherOptions, type OutgoingBatch, type PublishedBatch
+} from './batch-publisher.js'
+export { authFromSettings, resolveAuth, type GatewayAuthOptions, type ResolvedAuth, type Algorithm } from './auth-options.js'
+export { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js'
+export { GatewayError, GATEWAY_ERRORS, errorReply, isGatewayError, type GatewayErrorCode } from './errors.js'

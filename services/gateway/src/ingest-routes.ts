@@ -1,0 +1,139 @@
+import type { FastifyInstance } from 'fastify'
+import {
+  BatchBodySchema, BatchParamsSchema, LoadParamsSchema, OpenLoadBodySchema, SealBodySchema, StreamParamsSchema, createBatchChecker,
+  type BatchBody, type BatchChecker, type BatchReply, type LoadRecord, type LoadReply, type OpenLoadBody, type SealBody, type SisportaConfig
+} from '@sisporta/contracts'
+import type { LoadRegistry } from '@sisporta/nats'
+import type { ResolvedAuth } from './auth-options.js'
+import type { BatchPublisher } from './batch-publisher.js'
+import { GatewayError } from './errors.js'
+import { createErrorHandler } from './error-handler.js'
+import type { GatewayMetrics } from './gateway-metrics.js'
+import { useRawJsonParser } from './raw-json-parser.js'
+import { useStreamAuth } from './stream-auth.js'
+import { typeboxValidatorCompiler } from './typebox-validator.js'
+
+export interface IngestRoutesOptions {
+  config: SisportaConfig
+  loads: LoadRegistry
+  publisher: BatchPublisher
+  auth: ResolvedAuth
+  metrics: GatewayMetrics
+  bodyLimit: number
+}
+
+interface StreamParams { stream: string }
+interface LoadParams { stream: string, loadId: number }
+interface BatchParams extends LoadParams { batch: number }
+
+/**
+ * The ingestion API, registered under `/v1`: open a load, read it, post its batches, seal it.
+ * An encapsulated plugin: its token check, JSON parser, validator and error handler apply to
+ * these routes only.
+ */
+export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesOptions): Promise<void> {
+  const { config, loads, publisher, metrics } = options
+  // One compiled check per configured stream, built once: a batch is checked in one pass.
+  const checkers = new Map<string, BatchChecker>(config.streams.map((s) => [s.name, createBatchChecker(s)]))
+
+  app.setValidatorCompiler(typeboxValidatorCompiler)
+  app.setErrorHandler(createErrorHandler({ bodyLimit: options.bodyLimit, metrics }))
+  useRawJsonParser(app, options.bodyLimit)
+  await useStreamAuth(app, { auth: options.auth, config })
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestSeconds.observe({ method: request.method, route: request.routeOptions.url ?? 'unknown', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+  })
+
+  app.post<{ Params: StreamParams, Body: OpenLoadBody }>('/streams/:stream/loads', {
+    schema: { params: StreamParamsSchema, body: OpenLoadBodySchema }
+  }, async (request, reply) => {
+    const { stream } = request.params
+    const load = await loads.openLoad({ stream, mode: request.body.mode, openedBy: request.tokenClaims!.sub })
+    request.log.info({ stream, loadId: load.id, mode: load.mode, openedBy: load.openedBy }, 'load opened')
+    void reply.code(201)
+    return { load } satisfies LoadReply
+  })
+
+  app.get<{ Params: LoadParams }>('/streams/:stream/loads/:loadId', {
+    schema: { params: LoadParamsSchema }
+  }, async (request) => {
+    const { stream, loadId } = request.params
+    const { load } = await getLoad(loads, stream, loadId)
+    return { load } satisfies LoadReply
+  })
+
+  app.post<{ Params: BatchParams, Body: BatchBody }>('/streams/:stream/loads/:loadId/batches/:batch', {
+    schema: { params: BatchParamsSchema, body: BatchBodySchema },
+    config: { batchRoute: true },
+    // The hot path: per-request access logs at thousands of batches a second cost more than
+    // they tell. Refusals are still logged (at warn) and every outcome is counted in metrics.
+    logLevel: 'warn',
+    // Refuse before reading the body when the bus is already saturated: cheap back-pressure.
+    onRequest: async () => {
+      if (publisher.saturated) throw new GatewayError('SIS_GW_BUSY', `the gateway has ${publisher.inFlight} batches awaiting JetStream: retry shortly`)
+    }
+  }, async (request, reply) => {
+    const { stream, loadId, batch } = request.params
+    const { load } = await requireOpenLoad(loads, stream, loadId)
+    const problem = checkers.get(stream)!(request.body)
+    if (problem !== undefined) throw new GatewayError('SIS_GW_BATCH_INVALID', `batch ${batch}: ${problem.message}`)
+    const rows = request.body.rows.length
+    const published = await publisher.publish({ stream, loadId, batch, mode: load.mode, rows, payload: request.rawBody! })
+    metrics.batchesAccepted.inc({ stream })
+    if (published.duplicate) {
+      metrics.duplicates.inc({ stream })
+      request.log.info({ stream, loadId, batch, rows, seq: published.seq }, 'batch already on the bus (a retry)')
+    } else {
+      metrics.rowsAccepted.inc({ stream }, rows)
+      request.log.debug({ stream, loadId, batch, rows, seq: published.seq }, 'batch accepted')
+    }
+    void reply.code(202)
+    return { stream, loadId, batch, rows, duplicate: published.duplicate } satisfies BatchReply
+  })
+
+  app.post<{ Params: LoadParams, Body: SealBody }>('/streams/:stream/loads/:loadId/seal', {
+    schema: { params: LoadParamsSchema, body: SealBodySchema }
+  }, async (request) => {
+    const { stream, loadId } = request.params
+    const { batches, rows } = request.body
+    // An unknown load is SIS_BUS_LOAD_UNKNOWN from the registry, answered 404.
+    const { load, changed } = await loads.transition(stream, loadId, (current) => sealChange(current, batches, rows))
+    const log = request.log.child({ stream, loadId })
+    if (changed) log.info({ batches, rows }, 'load sealed')
+    else log.info({ batches, rows, state: load.state }, 'load already sealed with these counts (a retry)')
+    return { load } satisfies LoadReply
+  })
+}
+
+/**
+ * Seals an open load with the extractor's counts. A repeated seal with the same counts is a
+ * retry and changes nothing, even if the load has moved on since (applied, reconciled…):
+ * the first seal's reply may simply have been lost. Other counts, or a load that was never
+ * sealed and is no longer open (abandoned, discarded), are conflicts.
+ */
+function sealChange (current: LoadRecord, batches: number, rows: number): LoadRecord | undefined {
+  const where = `load ${current.id} of stream '${current.stream}'`
+  if (current.state === 'open') return { ...current, state: 'sealed', batches, rows, sealedAt: new Date().toISOString() }
+  if (current.sealedAt === undefined) {
+    throw new GatewayError('SIS_GW_LOAD_NOT_OPEN', `${where} is ${current.state}: only an open load can be sealed`)
+  }
+  if (current.batches !== batches || current.rows !== rows) {
+    throw new GatewayError('SIS_GW_SEAL_MISMATCH', `${where} was already sealed with ${current.batches ?? '?'} batches and ${current.rows ?? '?'} rows, not ${batches} batches and ${rows} rows`)
+  }
+  return undefined
+}
+
+async function getLoad (loads: LoadRegistry, stream: string, loadId: number): Promise<{ load: LoadRecord }> {
+  const entry = await loads.get(stream, loadId)
+  if (entry === undefined) throw new GatewayError('SIS_GW_LOAD_UNKNOWN', `load ${loadId} of stream '${stream}' does not exist`)
+  return entry
+}
+
+async function requireOpenLoad (loads: LoadRegistry, stream: string, loadId: number): Promise<{ load: LoadRecord }> {
+  const entry = await getLoad(loads, stream, loadId)
+  if (entry.load.state !== 'open') {
+    throw new GatewayError('SIS_GW_LOAD_NOT_OPEN', `load ${loadId} of stream '${stream}' is ${entry.load.state}: only an open load takes batches`)
+  }
+  return entry
+}

@@ -1,0 +1,29 @@
+import { sql, type Kysely } from 'kysely'
+import type { NatsConnection } from 'nats'
+import type { Registry } from 'prom-client'
+import type { SisportaDatabase } from '@sisporta/db'
+import { createServiceApp, type Logger, type Worker } from '@sisporta/observability'
+
+export interface ReconcilerAppDeps {
+  readonly log: Logger
+  readonly registry: Registry
+  readonly worker: Worker
+  readonly nc: NatsConnection
+  readonly db: Kysely<SisportaDatabase>
+}
+
+/** The reconciler's Fastify shell: health, readiness (NATS and MySQL reachable), metrics, and the worker. */
+export async function buildReconcilerApp (deps: ReconcilerAppDeps): Promise<Awaited<ReturnType<typeof createServiceApp>>> {
+  return await createServiceApp({
+    log: deps.log,
+    registry: deps.registry,
+    workers: [deps.worker],
+    checks: {
+      nats: () => deps.nc.isClosed() ? 'NATS connection closed' : true,
+      mysql: async (): Promise<true> => {
+        await sql`SELECT 1`.execute(deps.db)
+        return true
+      }
+    }
+  })
+}

@@ -1,0 +1,60 @@
+import { sql, type Kysely } from 'kysely'
+import { STAMP, type SisportaDatabase } from '@sisporta/db'
+import type { DeleteTarget } from './target.js'
+
+export interface DeleteAbsentRowsOptions {
+  /** The load being reconciled: rows stamped with it or a newer load are never touched. */
+  readonly loadId: number
+  /** Rows per statement (each statement is its own short transaction). */
+  readonly chunk: number
+  /** Asked before every chunk; `false` stops (an operator discarded the load, a newer one took over). */
+  readonly stillCurrent?: () => Promise<boolean>
+  /** Stops between chunks (shutdown). */
+  readonly signal?: AbortSignal
+  /** Called after every chunk with the rows it affected (metrics, progress). */
+  readonly onChunk?: (affected: number) => void
+}
+
+export interface DeleteAbsentRowsResult {
+  /** Rows this call deleted (or marked deleted). */
+  readonly deletedRows: number
+  readonly chunks: number
+  /** False when stopped before the last chunk by `stillCurrent` or `signal`. */
+  readonly completed: boolean
+}
+
+/**
+ * Removes the target rows a full load did not contain: rows stamped by an older load, or never
+ * stamped. Hard deletes `DELETE` them, soft deletes set `_sisporta_deleted_at`. Works in chunks
+ * of `chunk` rows, each statement its own transaction (short row locks; the persisters keep
+ * writing meanwhile), until a chunk affects fewer rows than the limit.
+ *
+ * Idempotent: a crash mid-way, or two replicas deleting at once, leave the same table, because
+ * every chunk uses the same predicate, and rows a newer load wrote carry a higher stamp.
+ *
+ * @example
+ * const { deletedRows } = await deleteAbsentRows(db, { table: 'products', deletes: 'hard' }, { loadId: 42, chunk: 5000 })
+ */
+export async function deleteAbsentRows (db: Kysely<SisportaDatabase>, target: DeleteTarget, options: DeleteAbsentRowsOptions): Promise<DeleteAbsentRowsResult> {
+  if (target.deletes === 'none') return { deletedRows: 0, chunks: 0, completed: true }
+  const table = sql.table(target.table)
+  const stamp = sql.ref(STAMP.load)
+  const deletedAt = sql.ref(STAMP.deletedAt)
+  const limit = Math.max(1, Math.floor(options.chunk))
+  const statement = target.deletes === 'hard'
+    ? sql`DELETE FROM ${table} WHERE (${stamp} < ${options.loadId} OR ${stamp} IS NULL) LIMIT ${limit}`
+    : sql`UPDATE ${table} SET ${deletedAt} = NOW(6) WHERE (${stamp} < ${options.loadId} OR ${stamp} IS NULL) AND ${deletedAt} IS NULL LIMIT ${limit}`
+  let deletedRows = 0
+  let chunks = 0
+  for (;;) {
+    if (options.signal?.aborted === true) return { deletedRows, chunks, completed: false }
+    // only the load still entitled to delete may go on: re-checked before every chunk
+    if (options.stillCurrent !== undefined && !(await options.stillCurrent())) return { deletedRows, chunks, completed: false }
+    const result = await statement.execute(db)
+    const affected = Number(result.numAffectedRows ?? 0n)
+    deletedRows += affected
+    chunks++
+    options.onChunk?.(affected)
+    if (affected < limit) return { deletedRows, chunks, completed: true }
+  }
+}

@@ -1,0 +1,110 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { spawn } from 'node:child_process'
+import { createConnection, type Connection } from 'mysql2/promise'
+import { connect, type NatsConnection } from 'nats'
+import { parseConfig } from '@sisporta/config'
+import { busNames, type BusNames, type SisportaConfig } from '@sisporta/contracts'
+import { deprovisionBus } from '@sisporta/nats'
+import { CLI_ENTRY, cliNodeArgs, issueToken, launchService, type RunningService } from '@sisporta/cli'
+import { TEST_MYSQL_SERVER, TEST_NATS_URL, randomId } from '@sisporta/testkit'
+
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Everything one end-to-end test run owns: databases, namespace, config, the four service processes. */
+export interface Pipeline {
+  readonly dir: string
+  readonly env: Record<string, string>
+  readonly config: SisportaConfig
+  readonly names: BusNames
+  readonly nc: NatsConnection
+  readonly source: Connection
+  readonly target: Connection
+  readonly sourceUrl: string
+  readonly targetUrl: string
+  readonly services: Map<string, RunningService>
+  readonly token: string
+  /** Runs `sisporta …` as a separate process with the pipeline's environment. */
+  cli(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>
+  /** Starts (or restarts) one service as a separate process. */
+  start(name: string, extraEnv?: Record<string, string>): Promise<RunningService>
+}
+
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+/**
+ * Builds an isolated pipeline: a source database filled by `fillSource`, an empty target
+ * database, a fresh NATS namespace, a config file, `sisporta migrate`, and the four services
+ * started as separate processes. Everything is removed at teardown.
+ */
+export async function startPipeline (t: Teardown, options: { configYaml: string, fillSource: (sql: Connection) => Promise<void>, env?: Record<string, string>, services?: string[] }): Promise<Pipeline> {
+  const id = randomId()
+  const namespace = `e2e_${id}`
+  const names = busNames(namespace)
+  const sourceDb = `sisporta_e2e_src_${id}`
+  const targetDb = `sisporta_e2e_tgt_${id}`
+  const admin = await createConnection({ uri: TEST_MYSQL_SERVER, multipleStatements: true })
+  await admin.query(`CREATE DATABASE \`${sourceDb}\` CHARACTER SET utf8mb4; CREATE DATABASE \`${targetDb}\` CHARACTER SET utf8mb4`)
+  const exact = { supportBigNumbers: true, bigNumberStrings: true, decimalNumbers: false, dateStrings: true, charset: 'utf8mb4_unicode_ci' } as const
+  const sourceUrl = `${TEST_MYSQL_SERVER}/${sourceDb}`
+  const targetUrl = `${TEST_MYSQL_SERVER}/${targetDb}`
+  const source = await createConnection({ uri: sourceUrl, ...exact })
+  const target = await createConnection({ uri: targetUrl, ...exact })
+  const nc = await connect({ servers: TEST_NATS_URL })
+  const dir = mkdtempSync(join(tmpdir(), `sisporta-e2e-${id}-`))
+  const configFile = join(dir, 'sisporta.yaml')
+  writeFileSync(configFile, options.configYaml)
+  const config = parseConfig(options.configYaml, configFile, {})
+  const secret = randomBytes(32).toString('hex')
+  const token = issueToken({ jwtSecret: secret }, { streams: ['*'], subject: 'e2e', ttl: '1h' })
+  const services = new Map<string, RunningService>()
+  const env: Record<string, string> = {
+    SISPORTA_CONFIG: configFile,
+    SISPORTA_NAMESPACE: namespace,
+    SISPORTA_NATS_URL: TEST_NATS_URL,
+    SISPORTA_MYSQL_URL: targetUrl,
+    SISPORTA_SOURCE_URL: sourceUrl,
+    SISPORTA_JWT_SECRET: secret,
+    SISPORTA_TOKEN: token,
+    SISPORTA_LOG_LEVEL: 'info',
+    ...options.env
+  }
+  t.teardown(async () => {
+    await Promise.all([...services.values()].map(async (s) => await s.stop(5_000)))
+    await deprovisionBus(nc, names).catch(() => {})
+    await nc.close()
+    await source.end()
+    await target.end()
+    await admin.query(`DROP DATABASE IF EXISTS \`${sourceDb}\`; DROP DATABASE IF EXISTS \`${targetDb}\``)
+    await admin.end()
+  })
+  await options.fillSource(source)
+
+  const cli = async (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => {
+    const child = spawn(process.execPath, [...cliNodeArgs(), CLI_ENTRY, ...args], { env: { ...process.env, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8') })
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8') })
+    const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)))
+    return { code, stdout, stderr }
+  }
+  const start = async (name: string, extraEnv: Record<string, string> = {}): Promise<RunningService> => {
+    const service = await launchService(name, { ...env, ...extraEnv }, join(dir, `${name}.log`))
+    services.set(name, service)
+    if (name === 'gateway') env.SISPORTA_GATEWAY_URL = service.url
+    return service
+  }
+  const migrated = await cli(['migrate'])
+  if (migrated.code !== 0) throw new Error(`migrate failed: ${migrated.stderr}`)
+  for (const name of options.services ?? ['gateway', 'persister', 'reconciler']) await start(name)
+  return { dir, env, config, names, nc, source, target, sourceUrl, targetUrl, services, token, cli, start }
+}
