@@ -165,7 +165,7 @@ export interface ChangeSummary {
 /** What an ERP does between two loads: updates, inserts and deletes in every table. */
 export async function changeDemoErp (sql: Connection, size: DemoSize): Promise<Record<string, ChangeSummary>> {
   const rnd = seededRandom(7)
-  const [u1] = await sql.query('UPDATE Produtos SET Preco = Preco * 1.1 + 0.0001, Descr = CONCAT(Descr, \' (novo preço) ✨\'), DataAlt = \'2026-11-29 10:15:30.123456\' WHERE MOD(CAST(SUBSTRING(ProdCode, 2) AS UNSIGNED), 20) = 0') as unknown as [{ affectedRows: number }]
+  const [u1] = await sql.query('UPDATE Produtos SET Preco = LEAST(ROUND(Preco * 1.1, 4) + 0.0001, 999999999999999.9999), Descr = CONCAT(Descr, \' (novo preço) ✨\'), DataAlt = \'2026-11-29 10:15:30.123456\' WHERE MOD(CAST(SUBSTRING(ProdCode, 2) AS UNSIGNED), 20) = 0') as unknown as [{ affectedRows: number }]
   const [d1] = await sql.query('DELETE FROM Produtos WHERE MOD(CAST(SUBSTRING(ProdCode, 2) AS UNSIGNED), 97) = 0') as unknown as [{ affectedRows: number }]
   const newProducts = Array.from({ length: 50 }, (_, i) => productRow(rnd, size.products + i + 1))
   await insertMany(sql, 'Produtos', newProducts)
