@@ -19,6 +19,8 @@ Operations:
   loads approve ID                let a held load delete what it would delete
   loads discard ID                drop a held (or open) load: it deletes nothing
   status [--json]                 per stream: last loads, consumer backlog, dead letters
+  dlq list [--stream NAME] [--json] | show N | replay N | drop N
+                                  batches the persisters gave up on
   demo [--rows N] [--keep]        the whole pipeline on a generated demo ERP, end to end
 
 Environment: SISPORTA_CONFIG (./sisporta.yaml), SISPORTA_NAMESPACE (sisporta),

@@ -14,5 +14,6 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = Object
   token: async () => (await import('./token.js')).tokenCommand,
   loads: async () => (await import('./loads.js')).loadsCommand,
   status: async () => (await import('./status.js')).statusCommand,
+  dlq: async () => (await import('./dlq.js')).dlqCommand,
   demo: async () => (await import('../demo/demo-command.js')).demoCommand
 })

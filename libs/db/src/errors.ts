@@ -18,6 +18,10 @@ export const MysqlErrno = Object.freeze({
   ServerShutdown: 1053,
   ReadOnly: 1290,
   QueryInterrupted: 1317,
+  /** MariaDB: the connection was killed (KILL, server shutdown). */
+  ConnectionKilled: 1927,
+  /** MySQL 8: the server closed an idle connection. */
+  ClientInteractionTimeout: 4031,
   DupEntry: 1062,
   BadDb: 1049,
   NoSuchTable: 1146,
@@ -30,7 +34,8 @@ export const MysqlErrno = Object.freeze({
 
 const TRANSIENT_ERRNOS: ReadonlySet<number> = new Set([
   MysqlErrno.LockWaitTimeout, MysqlErrno.Deadlock, MysqlErrno.ServerGone, MysqlErrno.ServerLost,
-  MysqlErrno.ConnCountError, MysqlErrno.ServerShutdown, MysqlErrno.ReadOnly, MysqlErrno.QueryInterrupted
+  MysqlErrno.ConnCountError, MysqlErrno.ServerShutdown, MysqlErrno.ReadOnly, MysqlErrno.QueryInterrupted,
+  MysqlErrno.ConnectionKilled, MysqlErrno.ClientInteractionTimeout
 ])
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN',

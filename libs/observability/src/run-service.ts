@@ -19,13 +19,22 @@ export interface RunServiceOptions {
  */
 export async function runService (options: RunServiceOptions): Promise<void> {
   const { app, log } = options
-  closeWithGrace({ delay: options.graceMs ?? 25_000 }, async ({ signal, err }) => {
+  const closer = closeWithGrace({ delay: options.graceMs ?? 25_000 }, async ({ signal, err }) => {
     if (err !== undefined) log.error({ err }, 'stopping after an unexpected error')
     else log.info({ signal }, 'stopping')
     await app.close()
     await options.onClosed?.()
     log.info('stopped')
   })
-  const address = await app.listen({ host: options.host, port: options.port })
+  let address: string
+  try {
+    address = await app.listen({ host: options.host, port: options.port })
+  } catch (err) {
+    // Otherwise the exit hook would end the process with 0 although the service never started.
+    closer.uninstall()
+    await app.close()
+    await options.onClosed?.()
+    throw err
+  }
   log.info({ address }, 'listening')
 }

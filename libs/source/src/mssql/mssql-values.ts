@@ -75,6 +75,9 @@ export function sqlDateTimeToWire (text: string): string {
  */
 export function createMssqlValueConverter (type: WireType, info: MssqlColumnInfo): ValueConverter {
   const form: MssqlReadForm = mssqlReadForm(type, info)
+  // only integers, bits and floats are read as stored; a JavaScript number for a column selected
+  // as text (decimal, money, bigint) would be a double that may already have lost digits
+  const native = form === 'native'
   const real = info.dataType === 'real'
   const number = real ? shortestFloat32 : (n: number): number => n
   switch (type) {
@@ -84,12 +87,12 @@ export function createMssqlValueConverter (type: WireType, info: MssqlColumnInfo
           // nvarchar holds UTF-16 code units as stored: an unpaired surrogate is not Unicode text
           return v.isWellFormed() ? v : fail('holds an unpaired UTF-16 surrogate, so it is not well-formed Unicode text')
         }
-        if (typeof v === 'number') return Number.isFinite(v) ? String(number(v)) : fail('is not a finite number')
+        if (typeof v === 'number' && native) return Number.isFinite(v) ? String(number(v)) : fail('is not a finite number')
         return unexpected(v)
       }
     case 'int':
       return (v) => {
-        if (typeof v === 'number') return toInt32(v)
+        if (typeof v === 'number' && native) return toInt32(v)
         if (typeof v === 'string') return toInt32(sqlDecimalToWire(v))
         if (typeof v === 'boolean') return v ? 1 : 0
         return unexpected(v)
@@ -97,13 +100,13 @@ export function createMssqlValueConverter (type: WireType, info: MssqlColumnInfo
     case 'bigint':
       return (v) => {
         if (typeof v === 'string') return toInt64Text(form === 'decimal-text' ? sqlDecimalToWire(v) : v)
-        if (typeof v === 'number') return toInt64Text(v)
+        if (typeof v === 'number' && native) return toInt64Text(v)
         return unexpected(v)
       }
     case 'decimal':
       return (v) => {
         if (typeof v === 'string') return sqlDecimalToWire(v)
-        if (typeof v === 'number') return numberToDecimalText(v)
+        if (typeof v === 'number' && native) return numberToDecimalText(v)
         return unexpected(v)
       }
     case 'float':

@@ -80,6 +80,7 @@ const MIDNIGHT = /^(\d{4}-\d{2}-\d{2})[ T]00:00:00(?:\.0+)?$/
 const FLOAT_TEXT = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/
 const INTEGRAL = /^-?\d+(?:\.0+)?$/
 const HEX = /^[0-9a-fA-F]*$/
+const BITS = /^[01]+$/
 const ZONED = /^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(\.\d{1,6})?([+-])(\d{2})(?::(\d{2}))?(?::(\d{2}))?$/
 
 /** `bytea` hex output (`\x00ff`) as its bytes. */
@@ -142,6 +143,11 @@ export function timestamptzToUtc (text: string): string | undefined {
   return `${pad(y, 4)}-${pad(mo)}-${pad(d)}T${pad(Math.floor(rest / 3600))}:${pad(Math.floor(rest / 60) % 60)}:${pad(rest % 60)}${fraction}`
 }
 
+/** A bit string (`'0101'`) as an unsigned integer. */
+function bits (text: string): bigint {
+  return BITS.test(text) ? BigInt(`0b${text}`) : fail('is not a bit string of at least one bit')
+}
+
 function unexpected (value: unknown): never {
   return fail(`arrived as an unexpected ${value instanceof Uint8Array ? 'byte string' : typeof value}`)
 }
@@ -184,15 +190,15 @@ function textConverter (type: WireType, kind: PostgresValueKind): (v: string) =>
       return (v) => v
     case 'int':
       if (kind === 'float4' || kind === 'float8') return (v) => toInt32(floatOf(kind, v))
-      if (kind === 'bit') return (v) => toInt32(BigInt(`0b${v}`).toString())
+      if (kind === 'bit') return (v) => toInt32(bits(v).toString())
       return (v) => toInt32(v)
     case 'bigint':
       if (kind === 'float4' || kind === 'float8') return (v) => toInt64Text(floatOf(kind, v))
-      if (kind === 'bit') return (v) => toInt64Text(BigInt(`0b${v}`))
+      if (kind === 'bit') return (v) => toInt64Text(bits(v))
       return (v) => toInt64Text(v)
     case 'decimal':
       if (kind === 'float4' || kind === 'float8') return (v) => numberToDecimalText(floatOf(kind, v))
-      if (kind === 'bit') return (v) => BigInt(`0b${v}`).toString()
+      if (kind === 'bit') return (v) => bits(v).toString()
       return (v) => DECIMAL_TEXT.test(v) ? v : fail('is not a decimal number (-digits.digits)')
     case 'float':
       return (v) => floatOf(kind, v)
@@ -200,12 +206,13 @@ function textConverter (type: WireType, kind: PostgresValueKind): (v: string) =>
       if (kind === 'bool') return (v) => v === 't' ? true : v === 'f' ? false : fail('is not a boolean')
       return (v) => {
         // a huge bit string never equals 0 or 1, so the comparison on BigInt is exact
-        const n = kind === 'bit' ? BigInt(`0b${v}`) : INTEGRAL.test(v) ? BigInt(v.replace(/\.0+$/, '')) : undefined
+        const n = kind === 'bit' ? bits(v) : INTEGRAL.test(v) ? BigInt(v.replace(/\.0+$/, '')) : undefined
         if (n === 0n) return false
         if (n === 1n) return true
         return fail('is neither 0 nor 1, so not a boolean')
       }
     case 'date':
+      if (kind === 'date') return (v) => isWireDate(v) ? v : fail('is not a date from year 1 to 9999 (BC dates and infinity have no wire form)')
       return (v) => {
         const text = kind === 'timestamptz' ? timestamptzToUtc(v) ?? fail('is not a valid date-time') : v
         if (text.length === 10) return isWireDate(text) ? text : fail('is not a valid date')
@@ -216,6 +223,7 @@ function textConverter (type: WireType, kind: PostgresValueKind): (v: string) =>
       }
     case 'datetime':
       if (kind === 'timestamptz') return (v) => timestamptzToUtc(v) ?? fail('is not a valid date-time')
+      if (kind === 'date') return (v) => isWireDate(v) ? `${v}T00:00:00` : fail('is not a date from year 1 to 9999 (BC dates and infinity have no wire form)')
       return (v) => {
         if (v.length === 10) return isWireDate(v) ? `${v}T00:00:00` : fail('is not a valid date')
         return toWireDateTime(v) ?? fail('is not a valid date-time')

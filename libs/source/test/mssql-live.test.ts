@@ -1,0 +1,267 @@
+import { randomBytes } from 'node:crypto'
+import mssql from 'mssql'
+import t from 'tap'
+import { createSourceDialect, keyOf, streamPages, type SourceDialect, type WireRow } from '../src/index.js'
+import { mssqlPoolConfig } from '../src/mssql/mssql-driver.js'
+import { parseMssqlUrl, type MssqlConnectionSettings } from '../src/mssql/mssql-url.js'
+import { stream } from './fixtures.js'
+
+// The SQL Server dialect against a real server. No SQL Server can run on the development
+// machines (design §6): this suite runs where SISPORTA_TEST_MSSQL_URL points at one with a login
+// that may create databases and logins (Bitbucket's SQL Server service container, e.g.
+// mssql://sa:…@127.0.0.1:1433/master?trustServerCertificate=true), and reports itself skipped
+// otherwise.
+
+const ADMIN_URL = process.env.SISPORTA_TEST_MSSQL_URL
+
+const EMOJI = 'Olá, São Paulo — ação «ü» 🚀👩🏽‍💻 中文'
+const ORDERS = 125
+const LINES = 20
+
+/** One generated order line: [order id (bigint beyond 2^53), line, amount decimal(19,4), note]. */
+type Line = [string, number, string, string]
+
+function lines (): Line[] {
+  const all: Line[] = []
+  for (let d = 0; d < ORDERS; d++) {
+    for (let l = 1; l <= LINES; l++) all.push([(9007199254740990n + BigInt(d)).toString(), l, `${d}.${String(l).padStart(4, '0')}`, `Olá 🚀 ${d}-${l}`])
+  }
+  return all
+}
+
+/** The slice of a tap test the set-up needs. */
+interface Teardown { teardown (fn: () => unknown): void }
+
+interface Live {
+  readonly database: string
+  /** mssql:// URL of the read-only login. */
+  readonly readerUrl: string
+  /** mssql:// URL of the admin login, on the test database. */
+  readonly adminUrl: string
+  readonly admin: mssql.ConnectionPool
+  /** A dialect, closed before the database and the login are dropped. */
+  open (url: string, options?: { allowWritableLogin?: boolean }): SourceDialect
+}
+
+function urlFor (settings: MssqlConnectionSettings, user: string, password: string, database: string): string {
+  const params = new URLSearchParams({ encrypt: String(settings.encrypt), trustServerCertificate: String(settings.trustServerCertificate) })
+  if (settings.instanceName !== undefined) params.set('instanceName', settings.instanceName)
+  const host = settings.server.includes(':') ? `[${settings.server}]` : settings.server
+  return `mssql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}${settings.port === undefined ? '' : `:${settings.port}`}/${encodeURIComponent(database)}?${params}`
+}
+
+async function adminPool (settings: MssqlConnectionSettings, database?: string): Promise<mssql.ConnectionPool> {
+  const config = mssqlPoolConfig(database === undefined ? settings : { ...settings, database }, {})
+  const pool = new mssql.ConnectionPool({ ...config, arrayRowMode: false, options: { ...config.options, readOnlyIntent: false } })
+  return await pool.connect()
+}
+
+/**
+ * Creates `sisporta_t_<random>` with schema `erp`, table `[Itens Pedido]` (composite key, every
+ * common ERP type, 2,500 rows inserted in shuffled order) and a read-only login with SELECT on
+ * that table only; drops database and login at teardown.
+ */
+async function setUp (t: Teardown): Promise<Live> {
+  const settings = parseMssqlUrl(ADMIN_URL!)
+  const id = randomBytes(4).toString('hex')
+  const database = `sisporta_t_${id}`
+  const login = `sisporta_ro_${id}`
+  const password = `Ro!${randomBytes(12).toString('hex')}aA1`
+  const server = await adminPool(settings)
+  await server.request().batch(`CREATE DATABASE [${database}]`)
+  await server.request().batch(`ALTER DATABASE [${database}] SET ALLOW_SNAPSHOT_ISOLATION ON`)
+  await server.request().batch(`CREATE LOGIN [${login}] WITH PASSWORD = N'${password}', CHECK_POLICY = OFF, DEFAULT_DATABASE = [${database}]`)
+  const admin = await adminPool(settings, database)
+  const dialects: SourceDialect[] = []
+  t.teardown(async () => {
+    // the login cannot be dropped while it has sessions
+    await Promise.all(dialects.map((d) => d.close()))
+    await admin.close()
+    await server.request().batch(`ALTER DATABASE [${database}] SET SINGLE_USER WITH ROLLBACK IMMEDIATE; DROP DATABASE [${database}]`)
+    await server.request().batch(`DROP LOGIN [${login}]`)
+    await server.close()
+  })
+  await admin.request().batch('CREATE SCHEMA erp')
+  await admin.request().batch(`CREATE TABLE erp.[Itens Pedido] (
+    Pedido bigint NOT NULL, Linha int NOT NULL,
+    Valor decimal(19,4) NULL, Taxa numeric(38,10) NULL, Total money NULL, Grande bigint NULL, Qtd int NULL, Ativo bit NULL,
+    Nota nvarchar(max) NULL, Ref varchar(20) NULL,
+    Criado datetime NULL, Alterado datetime2(7) NULL, Dia date NULL, Hora time(7) NULL, Quando datetimeoffset(7) NULL,
+    Guid uniqueidentifier NULL, Foto varbinary(16) NULL,
+    CONSTRAINT PK_Itens_Pedido PRIMARY KEY (Pedido, Linha))`)
+  await admin.request().batch('CREATE TABLE erp.SemChave (Id int NOT NULL, Nome nvarchar(40) NULL)')
+  await admin.request().batch('CREATE TABLE dbo.NotGranted (Id int NOT NULL PRIMARY KEY)')
+  const shuffled = lines().sort(() => Math.random() - 0.5)
+  for (let i = 0; i < shuffled.length; i += 500) {
+    const values = shuffled.slice(i, i + 500).map(([order, line, amount, note]) => `(${order}, ${line}, ${amount}, N'${note}')`).join(', ')
+    await admin.request().batch(`INSERT INTO erp.[Itens Pedido] (Pedido, Linha, Valor, Nota) VALUES ${values}`)
+  }
+  // the first line carries one value of every type, at its edges
+  await admin.request()
+    .input('nota', mssql.NVarChar(mssql.MAX), EMOJI)
+    .input('ref', mssql.VarChar(20), 'ação')
+    .query(`UPDATE erp.[Itens Pedido] SET
+      Valor = 123456789012345.6789, Taxa = -1234567890123456789012345678.0123456789, Total = 922337203685477.5807,
+      Grande = 9223372036854775807, Qtd = -2147483648, Ativo = 1, Nota = @nota, Ref = @ref,
+      Criado = '2024-02-29T23:59:59.997', Alterado = '2024-02-29T23:59:59.1234560', Dia = '0001-01-01', Hora = '23:59:59.1234567',
+      Quando = '2024-01-01T10:00:00.1234560+02:00', Guid = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', Foto = 0x00FF10
+      WHERE Pedido = 9007199254740990 AND Linha = 1`)
+  await admin.request().batch(`CREATE USER [${login}] FOR LOGIN [${login}]; GRANT SELECT ON erp.[Itens Pedido] TO [${login}]; GRANT SELECT ON erp.SemChave TO [${login}]`)
+  return {
+    database,
+    admin,
+    readerUrl: urlFor(settings, login, password, database),
+    adminUrl: urlFor(settings, settings.user ?? '', settings.password ?? '', database),
+    open (url, options = {}) {
+      const dialect = createSourceDialect(url, options)
+      dialects.push(dialect)
+      return dialect
+    }
+  }
+}
+
+const orderLines = stream({
+  name: 'order_lines',
+  source: { table: 'erp.Itens Pedido' },
+  key: ['order_id', 'line'],
+  columns: [
+    { name: 'order_id', from: 'Pedido', type: 'bigint' },
+    { name: 'line', from: 'Linha', type: 'int' },
+    { name: 'amount', from: 'Valor', type: 'decimal', precision: 19, scale: 4 },
+    { name: 'note', from: 'Nota', type: 'string' }
+  ]
+})
+
+const everyType = stream({
+  name: 'every_type',
+  source: { table: 'erp.Itens Pedido' },
+  key: ['order_id', 'line'],
+  columns: [
+    { name: 'order_id', from: 'Pedido', type: 'bigint' },
+    { name: 'line', from: 'Linha', type: 'int' },
+    { name: 'amount', from: 'Valor', type: 'decimal', precision: 19, scale: 4 },
+    { name: 'rate', from: 'Taxa', type: 'decimal', precision: 38, scale: 10 },
+    { name: 'total', from: 'Total', type: 'decimal', precision: 19, scale: 4 },
+    { name: 'big', from: 'Grande', type: 'bigint' },
+    { name: 'qty', from: 'Qtd', type: 'int' },
+    { name: 'active', from: 'Ativo', type: 'bool' },
+    { name: 'note', from: 'Nota', type: 'string' },
+    { name: 'ref', from: 'Ref', type: 'string' },
+    { name: 'created', from: 'Criado', type: 'datetime' },
+    { name: 'changed_text', from: 'Alterado', type: 'string' },
+    { name: 'day', from: 'Dia', type: 'date' },
+    { name: 'hour', from: 'Hora', type: 'string' },
+    { name: 'at_utc', from: 'Quando', type: 'datetime' },
+    { name: 'at_text', from: 'Quando', type: 'string' },
+    { name: 'guid', from: 'Guid', type: 'uuid' },
+    { name: 'photo', from: 'Foto', type: 'binary' }
+  ]
+})
+
+if (ADMIN_URL === undefined || ADMIN_URL === '') {
+  t.skip('mssql live suite – SISPORTA_TEST_MSSQL_URL not set', async () => {})
+} else {
+  t.test('mssql live – composite key: every row exactly once, in key order, values exact', async (t) => {
+    const live = await setUp(t)
+    const dialect = live.open(live.readerUrl)
+    const d = await dialect.describe(orderLines)
+    t.equal(d.object, '[erp].[Itens Pedido]')
+    t.same(d.columns.map((c) => c.sourceType), ['bigint', 'int', 'decimal(19,4)', 'nvarchar(max)'])
+    t.ok((await dialect.estimateRows(orderLines))! >= 2500, 'sys.partitions knows the rows')
+    const pages: WireRow[][] = []
+    for await (const page of streamPages(dialect, orderLines, 1000)) pages.push(page)
+    t.same(pages.map((p) => p.length), [1000, 1000, 500])
+    const expected = lines().map(([order, line, amount, note]) => [order, line, amount, note])
+    expected[0] = [expected[0]![0], 1, '123456789012345.6789', EMOJI]
+    t.same(pages.flat(), expected, 'all 2,500 rows, each once, in (order, line) order')
+    const first = await dialect.readPage(orderLines, undefined, 7)
+    const next = await dialect.readPage(orderLines, keyOf(orderLines, first[6]!), 30)
+    t.same(next, expected.slice(7, 37), 'continues after a composite key, across orders')
+    t.same(await dialect.readPage(orderLines, [expected.at(-1)![0], 20], 10), [], 'after the last key there is nothing')
+  })
+
+  t.test('mssql live – every type arrives exactly in the wire format', async (t) => {
+    const live = await setUp(t)
+    const dialect = live.open(live.readerUrl)
+    const [row] = await dialect.readPage(everyType, undefined, 1)
+    const byName = Object.fromEntries(everyType.columns.map((c, i) => [c.name, row![i]]))
+    t.same(byName, {
+      order_id: '9007199254740990',
+      line: 1,
+      amount: '123456789012345.6789',
+      rate: '-1234567890123456789012345678.0123456789',
+      total: '922337203685477.5807',
+      big: '9223372036854775807',
+      qty: -2147483648,
+      active: true,
+      note: EMOJI,
+      ref: 'ação',
+      created: '2024-02-29T23:59:59.997',
+      changed_text: '2024-02-29 23:59:59.1234560',
+      day: '0001-01-01',
+      hour: '23:59:59.1234567',
+      at_utc: '2024-01-01T08:00:00.123456',
+      at_text: '2024-01-01 10:00:00.1234560 +02:00',
+      guid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+      photo: 'AP8Q'
+    })
+    const [, second] = await dialect.readPage(everyType, undefined, 2)
+    t.same(second, ['9007199254740990', 2, '0.0002', null, null, null, null, null, 'Olá 🚀 0-2', null, null, null, null, null, null, null, null, null], 'NULL is null')
+  })
+
+  t.test('mssql live – a 7th fractional digit is refused, never rounded', async (t) => {
+    const live = await setUp(t)
+    const dialect = live.open(live.readerUrl)
+    const changed = stream({ name: 'changed', source: { table: 'erp.Itens Pedido' }, key: ['order_id', 'line'], columns: [{ name: 'order_id', from: 'Pedido', type: 'bigint' }, { name: 'line', from: 'Linha', type: 'int' }, { name: 'changed', from: 'Alterado', type: 'datetime' }] })
+    t.same(await dialect.readPage(changed, undefined, 1), [['9007199254740990', 1, '2024-02-29T23:59:59.123456']], 'a zero 7th digit is dropped')
+    await live.admin.request().batch("UPDATE erp.[Itens Pedido] SET Alterado = '2024-02-29T23:59:59.1234567' WHERE Pedido = 9007199254740990 AND Linha = 1")
+    await t.rejects(dialect.readPage(changed, undefined, 1), { code: 'SIS_SRC_VALUE', column: 'changed', message: /7th fractional digit/ })
+  })
+
+  t.test('mssql live – pages read at SNAPSHOT isolation, set for the page only', async (t) => {
+    const live = await setUp(t)
+    const dialect = live.open(live.readerUrl)
+    const session = stream({
+      name: 'session',
+      source: { query: 'SELECT 1 AS id, s.transaction_isolation_level AS iso FROM sys.dm_exec_sessions AS s WHERE s.session_id = @@SPID' },
+      key: ['id'],
+      columns: [{ name: 'id', from: 'id', type: 'int' }, { name: 'iso', from: 'iso', type: 'int' }]
+    })
+    t.same(await dialect.readPage(session, undefined, 10), [[1, 5]], '5 = SNAPSHOT')
+    const nolock = stream({ ...session, name: 'session_nolock', source: { ...session.source, nolock: true }, key: ['id'], columns: [...session.columns] })
+    t.same(await dialect.readPage(nolock, undefined, 10), [[1, 1]], '1 = READ UNCOMMITTED for a nolock stream')
+  })
+
+  t.test('mssql live – a query stream paginates with a composite key', async (t) => {
+    const live = await setUp(t)
+    const dialect = live.open(live.readerUrl)
+    const even = stream({
+      name: 'even_lines',
+      source: { query: 'SELECT i.Pedido AS order_id, i.Linha AS line, CAST(i.Valor * 2 AS decimal(20,4)) AS twice FROM erp.[Itens Pedido] AS i WHERE i.Linha % 2 = 0 -- even lines\n;' },
+      key: ['order_id', 'line'],
+      columns: [{ name: 'order_id', from: 'order_id', type: 'bigint' }, { name: 'line', from: 'LINE', type: 'int' }, { name: 'twice', from: 'twice', type: 'decimal' }]
+    })
+    const d = await dialect.describe(even)
+    t.same(d.columns.map((c) => [c.from, c.sourceType]), [['order_id', 'bigint'], ['line', 'int'], ['twice', 'decimal(20,4)']])
+    const sizes: number[] = []
+    const rows: WireRow[] = []
+    for await (const page of streamPages(dialect, even, 300)) { sizes.push(page.length); rows.push(...page) }
+    t.same(sizes, [300, 300, 300, 300, 50])
+    t.same(rows[1], ['9007199254740990', 4, '0.0008'])
+  })
+
+  t.test('mssql live – a login that can write is refused unless allowed; schema checks', async (t) => {
+    const live = await setUp(t)
+    const admin = live.open(live.adminUrl)
+    await t.rejects(admin.describe(orderLines), { code: 'SIS_SRC_WRITABLE_LOGIN', message: /can .*sysadmin|db_owner/ })
+    const allowed = live.open(live.adminUrl, { allowWritableLogin: true })
+    t.equal((await allowed.readPage(orderLines, undefined, 3)).length, 3)
+    const reader = live.open(live.readerUrl)
+    await t.rejects(reader.describe(stream({ name: 'no_key', source: { table: 'erp.SemChave' }, key: ['id'], columns: [{ name: 'id', from: 'Id', type: 'int' }] })),
+      { code: 'SIS_SRC_KEY', message: /not known to be unique/ })
+    await t.rejects(reader.describe(stream({ name: 'narrow', source: { table: 'erp.Itens Pedido' }, key: ['order_id', 'line'], columns: [{ name: 'order_id', from: 'Pedido', type: 'int' }, { name: 'line', from: 'Linha', type: 'int' }] })),
+      { code: 'SIS_SRC_TYPE', column: 'order_id', message: /bigint cannot be read as int/ })
+    await t.rejects(reader.describe(stream({ name: 'hidden', source: { table: 'dbo.NotGranted' }, key: ['id'], columns: [{ name: 'id', from: 'Id', type: 'int' }] })),
+      { code: 'SIS_SRC_TABLE_NOT_FOUND' })
+  })
+}

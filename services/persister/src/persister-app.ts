@@ -1,0 +1,35 @@
+import type { NatsConnection } from 'nats'
+import type { Registry } from 'prom-client'
+import { createServiceApp, type Logger } from '@sisporta/observability'
+import type { PersisterWorker } from './persister-worker.js'
+
+/** The Fastify instance `createServiceApp` builds (typed without a direct fastify dependency). */
+export type PersisterApp = Awaited<ReturnType<typeof createServiceApp>>
+
+export interface PersisterAppDeps {
+  readonly log: Logger
+  readonly registry: Registry
+  readonly nc: NatsConnection
+  readonly worker: PersisterWorker
+}
+
+/**
+ * The persister's service shell: `/healthz`, `/readyz` (NATS connected, consumer loop running,
+ * MySQL answering) and `/metrics`; the worker starts when the app is ready and is drained when
+ * it closes.
+ *
+ * @example
+ * const app = await buildPersisterApp({ log, registry, nc, worker })
+ * await app.listen({ port: 0 })
+ */
+export async function buildPersisterApp (deps: PersisterAppDeps): Promise<PersisterApp> {
+  return await createServiceApp({
+    log: deps.log,
+    registry: deps.registry,
+    workers: [deps.worker],
+    checks: {
+      nats: () => !deps.nc.isClosed() || 'NATS connection closed',
+      persister: async () => await deps.worker.ready()
+    }
+  })
+}

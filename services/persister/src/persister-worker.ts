@@ -1,0 +1,239 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { sql, type Kysely } from 'kysely'
+import type { Consumer, JetStreamClient, JsMsg, NatsConnection } from 'nats'
+import { BatchHeaders, type BusNames, type SisportaConfig } from '@sisporta/contracts'
+import { createDb, type SisportaDatabase } from '@sisporta/db'
+import type { Logger, Worker } from '@sisporta/observability'
+import { applyBatch, type ApplyLimits, type ApplyResult } from './apply-batch.js'
+import { createBatchDecoder, type BatchDecoder } from './decode-batch.js'
+import type { PersisterMetrics } from './metrics.js'
+import { isTransientError, settle } from './settle.js'
+
+export interface PersisterWorkerOptions {
+  readonly nc: NatsConnection
+  readonly names: BusNames
+  readonly config: SisportaConfig
+  /** The target database; the worker owns its pool (concurrency + 1 connections) and closes it on stop. */
+  readonly mysqlUrl: string
+  /** Batches applied at once, each in its own transaction on its own connection. */
+  readonly concurrency: number
+  /** Deliveries of a batch before it is dead-lettered. */
+  readonly maxDeliver: number
+  readonly log: Logger
+  readonly metrics: PersisterMetrics
+  /** How long one pull waits for batches (ms, ≥ 1000). Stopping may wait this long. Default 2000. */
+  readonly fetchExpiresMs?: number
+  readonly nakDelaysMs?: readonly number[]
+  readonly applyLimits?: ApplyLimits
+}
+
+export interface PersisterWorker extends Worker {
+  /** Readiness: the consumer loop runs and the MySQL pool answers. */
+  ready(): Promise<true | string>
+  /** Batches being applied right now. */
+  readonly inFlight: number
+}
+
+/**
+ * The persister's consumer loop over the shared durable pull consumer: pulls at most
+ * `concurrency` batches at a time, applies each with {@link applyBatch} and settles it with
+ * {@link settle}. While a batch applies, the message is kept alive with `working()` so that
+ * `ack_wait` does not expire under a long transaction. After a transient MySQL failure it pulls
+ * nothing until MySQL answers again, so an outage does not burn every batch's deliveries.
+ *
+ * `stop()` stops pulling, lets in-flight batches commit and settle, then closes the pool.
+ *
+ * @example
+ * const worker = createPersisterWorker({ nc, names, config, mysqlUrl, concurrency: 4, maxDeliver: 5, log, metrics })
+ * await worker.start()
+ * // …
+ * await worker.stop()
+ */
+export function createPersisterWorker (options: PersisterWorkerOptions): PersisterWorker {
+  return new ConsumerLoop(options)
+}
+
+class ConsumerLoop implements PersisterWorker {
+  readonly name = 'persister'
+  readonly #o: PersisterWorkerOptions
+  readonly #db: Kysely<SisportaDatabase>
+  readonly #js: JetStreamClient
+  readonly #decode: BatchDecoder
+  readonly #inFlight = new Set<Promise<void>>()
+  readonly #stopping = new AbortController()
+  #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
+  #loop: Promise<void> | undefined
+  #consumerOk = false
+  #mysqlSuspect = false
+  #workingEveryMs = 20_000
+
+  constructor (options: PersisterWorkerOptions) {
+    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new RangeError('concurrency must be an integer >= 1')
+    this.#o = options
+    this.#db = createDb(options.mysqlUrl, { poolSize: options.concurrency + 1 })
+    this.#js = options.nc.jetstream()
+    this.#decode = createBatchDecoder(options.config, options.names)
+  }
+
+  get inFlight (): number {
+    return this.#inFlight.size
+  }
+
+  async start (): Promise<void> {
+    if (this.#state !== 'new') throw new Error(`persister worker cannot start: it is ${this.#state}`)
+    const { names } = this.#o
+    const consumer = await this.#js.consumers.get(names.batchStream, names.persisterConsumer)
+    const info = await consumer.info(true)
+    // Signal progress well within ack_wait, so a long batch is not redelivered while it applies.
+    this.#workingEveryMs = Math.max(250, Math.floor((info.config.ack_wait ?? 30e9) / 1e6 / 3))
+    this.#consumerOk = true
+    this.#state = 'running'
+    this.#loop = this.#run(consumer)
+  }
+
+  async stop (): Promise<void> {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return
+    const wasRunning = this.#state === 'running'
+    this.#state = 'stopping'
+    this.#stopping.abort()
+    if (wasRunning) {
+      // The loop ends once its current pull expires; whatever that pull still delivers is
+      // applied like the rest, never left to time out.
+      await this.#loop
+      await Promise.all(this.#inFlight)
+      // nak / term are fire-and-forget: make sure they reached the server before going away.
+      await this.#o.nc.flush().catch(() => {})
+    }
+    await this.#db.destroy()
+    this.#state = 'stopped'
+  }
+
+  async ready (): Promise<true | string> {
+    if (this.#state !== 'running') return `consumer loop is ${this.#state}`
+    if (this.#o.nc.isClosed()) return 'NATS connection closed'
+    if (!this.#consumerOk) return `cannot pull from consumer ${this.#o.names.persisterConsumer}`
+    return await this.#pingMysql()
+  }
+
+  async #run (consumer: Consumer): Promise<void> {
+    const { concurrency, log } = this.#o
+    while (this.#state === 'running') {
+      if (this.#inFlight.size >= concurrency) {
+        await Promise.race(this.#inFlight)
+        continue
+      }
+      if (this.#mysqlSuspect) {
+        await this.#waitForMysql()
+        continue
+      }
+      try {
+        const messages = await consumer.fetch({ max_messages: concurrency - this.#inFlight.size, expires: this.#o.fetchExpiresMs ?? 2000 })
+        for await (const msg of messages) this.#dispatch(msg)
+        this.#consumerOk = true
+      } catch (err) {
+        this.#consumerOk = false
+        log.warn({ err }, 'pulling batches failed; retrying')
+        await this.#pause(1000)
+      }
+    }
+  }
+
+  #dispatch (msg: JsMsg): void {
+    const done: Promise<void> = this.#process(msg)
+      .catch((err: unknown) => { this.#o.log.error({ err }, 'batch settlement failed') })
+      .finally(() => { this.#inFlight.delete(done) })
+    this.#inFlight.add(done)
+  }
+
+  async #process (msg: JsMsg): Promise<void> {
+    const { metrics, config } = this.#o
+    const log = this.#o.log.child({
+      stream: msg.headers?.get(BatchHeaders.Stream),
+      loadId: Number(msg.headers?.get(BatchHeaders.Load)),
+      batch: Number(msg.headers?.get(BatchHeaders.Batch))
+    })
+    const deliveries = msg.info.redeliveryCount
+    metrics.inFlight.inc()
+    const keepAlive = setInterval(() => {
+      try {
+        msg.working()
+      } catch (err) {
+        // NATS is away: the batch may be redelivered once ack_wait expires; its bookkeeping
+        // row then makes that redelivery a duplicate, so there is nothing more to do here.
+        log.warn({ err }, 'could not signal progress on the batch')
+      }
+    }, this.#workingEveryMs)
+    const started = performance.now()
+    let label = 'unknown'
+    let result: ApplyResult | undefined
+    let failure: unknown
+    try {
+      const headerStream = msg.headers?.get(BatchHeaders.Stream) ?? ''
+      if (config.stream(headerStream) !== undefined) label = headerStream
+      try {
+        const batch = this.#decode(msg)
+        result = await applyBatch(this.#db, batch.stream, batch, this.#o.applyLimits)
+        metrics.applySeconds.observe({ stream: label }, (performance.now() - started) / 1000)
+      } catch (err) {
+        failure = err
+      }
+      const outcome = await settle(msg, failure, { js: this.#js, names: this.#o.names, maxDeliver: this.#o.maxDeliver, log, ...(this.#o.nakDelaysMs !== undefined ? { delaysMs: this.#o.nakDelaysMs } : {}) })
+      if (outcome === 'acked' && result !== undefined) {
+        if (result.status === 'duplicate') {
+          metrics.duplicates.inc({ stream: label })
+          log.info({ deliveries }, 'batch already applied (redelivery); acked without writing')
+        } else {
+          metrics.applied.inc({ stream: label })
+          metrics.rows.inc({ stream: label }, result.rows)
+          log.debug({ rows: result.rows, statements: result.statements, ms: Math.round(performance.now() - started) }, 'batch applied')
+        }
+      } else if (outcome === 'nakked') {
+        metrics.naks.inc({ stream: label })
+        log.warn({ err: failure, deliveries }, 'batch failed transiently; handed back for redelivery')
+      } else if (outcome === 'dead-lettered') {
+        metrics.deadLettered.inc({ stream: label })
+        log.error({ err: failure, deliveries, dlq: this.#o.names.dlqSubject(label) }, 'batch dead-lettered')
+      }
+      if (failure !== undefined && isTransientError(failure)) this.#mysqlSuspect = true
+    } finally {
+      clearInterval(keepAlive)
+      metrics.inFlight.dec()
+    }
+  }
+
+  /** Pulls nothing until MySQL answers again (or the worker stops). */
+  async #waitForMysql (): Promise<void> {
+    let warned = false
+    while (this.#state === 'running') {
+      const answer = await this.#pingMysql()
+      if (answer === true) {
+        if (warned) this.#o.log.info('MySQL answers again; pulling batches')
+        this.#mysqlSuspect = false
+        return
+      }
+      if (!warned) this.#o.log.warn({ reason: answer }, 'MySQL not answering; pulling no batches until it does')
+      warned = true
+      await this.#pause(1000)
+    }
+  }
+
+  async #pingMysql (): Promise<true | string> {
+    const timeout = new AbortController()
+    try {
+      await Promise.race([
+        sql`SELECT 1`.execute(this.#db),
+        sleep(3000, undefined, { signal: timeout.signal }).then(() => { throw new Error('no answer within 3 s') })
+      ])
+      return true
+    } catch (err) {
+      return `MySQL: ${(err as Error).message}`
+    } finally {
+      timeout.abort()
+    }
+  }
+
+  /** Waits, unless the worker is stopping. */
+  async #pause (ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.#stopping.signal }).catch(() => {})
+  }
+}

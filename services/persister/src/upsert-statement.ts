@@ -1,0 +1,71 @@
+import { CompiledQuery, sql, type QueryExecutorProvider, type RawBuilder } from 'kysely'
+import type { StreamConfig } from '@sisporta/contracts'
+import { STAMP } from '@sisporta/db'
+import type { SqlValue } from './wire-to-sql.js'
+
+/** Builds the upsert of some rows of one batch (all values and the load id as parameters). */
+export type UpsertStatement = (rows: readonly (readonly SqlValue[])[], loadId: number) => CompiledQuery
+
+/**
+ * Prepares the multi-row upsert of a stream's target table for one column list:
+ *
+ * ```sql
+ * INSERT INTO `products` (`sku`, `name`, `price`, `_sisporta_load`)
+ * VALUES (?, ?, ?, ?), (?, ?, ?, ?)
+ * ON DUPLICATE KEY UPDATE
+ *   `name`  = IF(VALUES(`_sisporta_load`) >= COALESCE(`_sisporta_load`, 0), VALUES(`name`), `name`),
+ *   `price` = IF(VALUES(`_sisporta_load`) >= COALESCE(`_sisporta_load`, 0), VALUES(`price`), `price`),
+ *   `_sisporta_deleted_at` = IF(VALUES(`_sisporta_load`) >= COALESCE(`_sisporta_load`, 0), NULL, `_sisporta_deleted_at`),  -- soft deletes only
+ *   `_sisporta_load` = GREATEST(COALESCE(`_sisporta_load`, 0), VALUES(`_sisporta_load`))
+ * ```
+ *
+ * A row is only overwritten by a load at least as new as the one that last wrote it, so an
+ * older load committed after a newer one (replicas commit in any order) leaves it alone. Key
+ * columns are never assigned.
+ *
+ * The statement's text around the values is built once with Kysely's `sql` template (quoted
+ * identifiers from the validated config) and compiled for `db`'s dialect; each call then only
+ * repeats the `(?, …, ?)` row tuple and binds the values as parameters. Compiling a
+ * 2,000-row template through Kysely for every statement costs tens of milliseconds of CPU per
+ * batch, as much as MySQL's own work on it.
+ *
+ * @example
+ * const upsert = prepareUpsert(db, stream, ['sku', 'price'])
+ * await trx.executeQuery(upsert([['A1', '12.50'], ['A2', '3']], 42))
+ */
+export function prepareUpsert (db: QueryExecutorProvider, stream: StreamConfig, columns: readonly string[]): UpsertStatement {
+  const target = [...columns.map((c) => sql.ref(c)), sql.ref(STAMP.load)]
+  const head = sql`INSERT INTO ${sql.table(stream.target.table)} (${sql.join(target)}) VALUES `.compile(db).sql
+  const tail = sql` ON DUPLICATE KEY UPDATE ${updateClause(stream, columns)}`.compile(db).sql
+  const tuple = `(${new Array<string>(target.length).fill('?').join(', ')})`
+  return (rows, loadId) => {
+    const parameters: unknown[] = []
+    for (const row of rows) {
+      for (const value of row) parameters.push(value)
+      parameters.push(loadId)
+    }
+    return CompiledQuery.raw(`${head}${new Array<string>(rows.length).fill(tuple).join(', ')}${tail}`, parameters)
+  }
+}
+
+function updateClause (stream: StreamConfig, columns: readonly string[]): RawBuilder<unknown> {
+  const stamp = sql.ref(STAMP.load)
+  const incoming = sql`VALUES(${stamp})`
+  // Compares with the stored stamp: every assignment below still sees the old one, because the
+  // stamp itself is assigned last.
+  const notOlder = sql`${incoming} >= COALESCE(${stamp}, 0)`
+  const keys = new Set(stream.target.key)
+  const assignments = columns
+    .filter((c) => !keys.has(c))
+    .map((c) => sql`${sql.ref(c)} = IF(${notOlder}, VALUES(${sql.ref(c)}), ${sql.ref(c)})`)
+  if (stream.deletes === 'soft') {
+    // A row a newer load sends again is back in the source: it is no longer deleted.
+    assignments.push(sql`${sql.ref(STAMP.deletedAt)} = IF(${notOlder}, NULL, ${sql.ref(STAMP.deletedAt)})`)
+  }
+  // LAST, on purpose: MySQL (and MariaDB without SIMULTANEOUS_ASSIGNMENT) evaluates ON DUPLICATE
+  // KEY UPDATE assignments left to right, and a column named in a later assignment reads the
+  // value an earlier one just wrote. Were the stamp assigned first, every condition above would
+  // compare the incoming load with the new stamp instead of the stored one.
+  assignments.push(sql`${stamp} = GREATEST(COALESCE(${stamp}, 0), ${incoming})`)
+  return sql.join(assignments)
+}
