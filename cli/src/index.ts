@@ -4,5 +4,5 @@
  */
 export { launchService, freePort, CLI_ENTRY, cliNodeArgs, type RunningService } from './demo/launch-services.js'
 export { compareStream, canonicalValue, targetAsSource, type StreamComparison } from './demo/compare-streams.js'
-export { createDemoErp, changeDemoErp, demoConfigYaml, seededRandom } from './demo/demo-erp.js'
+export { createDemoErp, changeDemoErp, demoConfigYaml, seededRandom, productRow, customerRow, priceRow, type Row } from './demo/demo-erp.js'
 export { issueToken } from './commands/token.js'

@@ -10,7 +10,7 @@ Services (foreground, stop with SIGTERM / Ctrl-C):
 
 Operations:
   migrate                         create bookkeeping tables and target tables/columns (idempotent)
-  extract --stream NAME [--mode full|incremental] [--wait] [--timeout 6h]
+  extract --stream NAME [--mode full|incremental] [--wait] [--timeout 6h] [--allow-writable-login]
                                   one load now; with --wait, exit 0 once applied and reconciled
   token issue --stream NAME... [--ttl 1h] [--subject NAME]
                                   print a JWT scoped to those streams ('*' for all)

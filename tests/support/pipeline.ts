@@ -6,9 +6,10 @@ import { spawn } from 'node:child_process'
 import { createConnection, type Connection } from 'mysql2/promise'
 import { connect, type NatsConnection } from 'nats'
 import { parseConfig } from '@sisporta/config'
-import { busNames, type BusNames, type SisportaConfig } from '@sisporta/contracts'
+import { busNames, type BusNames, type LoadRecord, type SisportaConfig } from '@sisporta/contracts'
 import { deprovisionBus } from '@sisporta/nats'
-import { CLI_ENTRY, cliNodeArgs, issueToken, launchService, type RunningService } from '@sisporta/cli'
+import type { Test } from 'tap'
+import { CLI_ENTRY, cliNodeArgs, compareStream, issueToken, launchService, type RunningService } from '@sisporta/cli'
 import { TEST_MYSQL_SERVER, TEST_NATS_URL, randomId } from '@sisporta/testkit'
 
 export interface CliResult {
@@ -34,6 +35,12 @@ export interface Pipeline {
   cli(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>
   /** Starts (or restarts) one service as a separate process. */
   start(name: string, extraEnv?: Record<string, string>): Promise<RunningService>
+  /** `sisporta extract --stream NAME --mode full --wait` as a separate process. */
+  extract(stream: string, extra?: string[]): Promise<CliResult>
+  /** Every load of a stream, from `sisporta loads list --json`. */
+  loads(stream: string): Promise<LoadRecord[]>
+  /** Compares every stream (or one) source vs target, value for value, with one assertion each. */
+  expectMirror(t: Test, only?: string): Promise<void>
 }
 
 interface Teardown {
@@ -45,7 +52,15 @@ interface Teardown {
  * database, a fresh NATS namespace, a config file, `sisporta migrate`, and the four services
  * started as separate processes. Everything is removed at teardown.
  */
-export async function startPipeline (t: Teardown, options: { configYaml: string, fillSource: (sql: Connection) => Promise<void>, env?: Record<string, string>, services?: string[] }): Promise<Pipeline> {
+export async function startPipeline (t: Teardown, options: {
+  configYaml: string
+  /** Fills the MariaDB source database (unused when `sourceUrl` points elsewhere). */
+  fillSource?: (sql: Connection) => Promise<void>
+  /** Another source (a PostgreSQL database, say) instead of the MariaDB one. */
+  sourceUrl?: string
+  env?: Record<string, string>
+  services?: string[]
+}): Promise<Pipeline> {
   const id = randomId()
   const namespace = `e2e_${id}`
   const names = busNames(namespace)
@@ -54,9 +69,9 @@ export async function startPipeline (t: Teardown, options: { configYaml: string,
   const admin = await createConnection({ uri: TEST_MYSQL_SERVER, multipleStatements: true })
   await admin.query(`CREATE DATABASE \`${sourceDb}\` CHARACTER SET utf8mb4; CREATE DATABASE \`${targetDb}\` CHARACTER SET utf8mb4`)
   const exact = { supportBigNumbers: true, bigNumberStrings: true, decimalNumbers: false, dateStrings: true, charset: 'utf8mb4_unicode_ci' } as const
-  const sourceUrl = `${TEST_MYSQL_SERVER}/${sourceDb}`
+  const sourceUrl = options.sourceUrl ?? `${TEST_MYSQL_SERVER}/${sourceDb}`
   const targetUrl = `${TEST_MYSQL_SERVER}/${targetDb}`
-  const source = await createConnection({ uri: sourceUrl, ...exact })
+  const source = await createConnection({ uri: `${TEST_MYSQL_SERVER}/${sourceDb}`, ...exact })
   const target = await createConnection({ uri: targetUrl, ...exact })
   const nc = await connect({ servers: TEST_NATS_URL })
   const dir = mkdtempSync(join(tmpdir(), `sisporta-e2e-${id}-`))
@@ -86,7 +101,7 @@ export async function startPipeline (t: Teardown, options: { configYaml: string,
     await admin.query(`DROP DATABASE IF EXISTS \`${sourceDb}\`; DROP DATABASE IF EXISTS \`${targetDb}\``)
     await admin.end()
   })
-  await options.fillSource(source)
+  await options.fillSource?.(source)
 
   const cli = async (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => {
     const child = spawn(process.execPath, [...cliNodeArgs(), CLI_ENTRY, ...args], { env: { ...process.env, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -106,5 +121,14 @@ export async function startPipeline (t: Teardown, options: { configYaml: string,
   const migrated = await cli(['migrate'])
   if (migrated.code !== 0) throw new Error(`migrate failed: ${migrated.stderr}`)
   for (const name of options.services ?? ['gateway', 'persister', 'reconciler']) await start(name)
-  return { dir, env, config, names, nc, source, target, sourceUrl, targetUrl, services, token, cli, start }
+  const extract = async (stream: string, extra: string[] = []): Promise<CliResult> =>
+    await cli(['extract', '--stream', stream, '--mode', 'full', '--wait', '--timeout', '120s', ...extra])
+  const loads = async (stream: string): Promise<LoadRecord[]> => JSON.parse((await cli(['loads', 'list', '--stream', stream, '--json'])).stdout) as LoadRecord[]
+  const expectMirror = async (t: Test, only?: string): Promise<void> => {
+    for (const stream of config.streams.filter((s) => only === undefined || s.name === only)) {
+      const cmp = await compareStream(stream, sourceUrl, targetUrl)
+      t.ok(cmp.equal, `${stream.name}: target equals source value for value (${cmp.sourceRows} rows, ${cmp.targetRows} in target)`, { examples: cmp.examples })
+    }
+  }
+  return { dir, env, config, names, nc, source, target, sourceUrl, targetUrl, services, token, cli, start, extract, loads, expectMirror }
 }

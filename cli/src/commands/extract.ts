@@ -9,7 +9,7 @@ import { UsageError, WorkFailed } from '../usage-error.js'
 const TIMEOUT = /^([1-9][0-9]*)(s|m|h)$/
 
 /**
- * `sisporta extract --stream NAME [--mode full|incremental] [--wait] [--timeout 6h]`: one load
+ * `sisporta extract --stream NAME [--mode full|incremental] [--wait] [--timeout 6h] [--allow-writable-login]`: one load
  * now. Without --wait it exits once the load is sealed; with --wait once it is applied (and
  * reconciled, for a full load) — exit 1 if it ends otherwise, e.g. held by the delete guard.
  */
@@ -18,7 +18,8 @@ export const extractCommand: Command = {
     stream: { type: 'string' },
     mode: { type: 'string', default: 'full' },
     wait: { type: 'boolean', default: false },
-    timeout: { type: 'string', default: '6h' }
+    timeout: { type: 'string', default: '6h' },
+    'allow-writable-login': { type: 'boolean', default: false }
   },
   async run (values) {
     const { settings, config, log } = loadContext('extractor')
@@ -33,7 +34,7 @@ export const extractCommand: Command = {
     const timeoutMs = Number(t[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[t[2] as 's' | 'm' | 'h']
 
     const gateway = gatewayClientFrom(settings, log)
-    const source = await createSourceDialect(settings.sourceUrl)
+    const source = createSourceDialect(settings.sourceUrl, { log, allowWritableLogin: values['allow-writable-login'] === true || settings.allowWritableLogin })
     const started = Date.now()
     let sealed: LoadRecord
     try {

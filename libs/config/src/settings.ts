@@ -14,6 +14,8 @@ export interface Settings {
   readonly natsUrl: string
   readonly mysqlUrl: string
   readonly sourceUrl: string
+  /** Let the extractor read with a login that could write (refused by default). */
+  readonly allowWritableLogin: boolean
   readonly gatewayUrl: string
   readonly token: string | undefined
   readonly jwtSecret: string | undefined
@@ -64,6 +66,7 @@ export function readSettings (env: Env = process.env): Settings {
     natsUrl: env.SISPORTA_NATS_URL ?? 'nats://127.0.0.1:4222',
     mysqlUrl: url(env, 'SISPORTA_MYSQL_URL', 'mysql://root@127.0.0.1:3306/sisporta'),
     sourceUrl: url(env, 'SISPORTA_SOURCE_URL', 'mysql://root@127.0.0.1:3306/erp'),
+    allowWritableLogin: bool(env, 'SISPORTA_ALLOW_WRITABLE_LOGIN'),
     gatewayUrl: url(env, 'SISPORTA_GATEWAY_URL', 'http://127.0.0.1:8080'),
     token: env.SISPORTA_TOKEN,
     jwtSecret: env.SISPORTA_JWT_SECRET,
@@ -95,6 +98,13 @@ function int (env: Env, name: string, fallback: number, min: number, max: number
     throw new ConfigError('SIS_CFG_ENV', `${name}='${raw}' must be an integer between ${min} and ${max}`)
   }
   return n
+}
+
+function bool (env: Env, name: string): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false
+  if (raw === 'true' || raw === '1') return true
+  throw new ConfigError('SIS_CFG_ENV', `${name}='${raw}' must be true or false`)
 }
 
 function url (env: Env, name: string, fallback: string): string {

@@ -8,12 +8,6 @@ import type { SourceDialect, SourceDialectOptions } from './source-dialect.js'
 
 type DialectFactory = (url: string, options: SourceDialectOptions) => SourceDialect
 
-function notYet (engine: string): DialectFactory {
-  return (url) => {
-    throw new SourceError('SIS_SRC_UNSUPPORTED', `${engine} source arrives in a later version (source URL ${redact(url)}); this version reads MySQL and MariaDB (mysql://, mariadb://)`)
-  }
-}
-
 /** One line per URL scheme: adding an engine is adding its factory here. */
 const DIALECTS: Readonly<Record<string, DialectFactory>> = {
   'mysql:': createMysqlDialect,
@@ -41,7 +35,7 @@ export function createSourceDialect (url: string, options: SourceDialectOptions 
   }
   const factory = Object.hasOwn(DIALECTS, scheme) ? DIALECTS[scheme] : undefined
   if (factory === undefined) {
-    throw new SourceError('SIS_SRC_UNSUPPORTED', `source URL scheme '${scheme}//' is not supported; use mysql:// or mariadb:// (mssql:// and postgres:// arrive in later versions)`)
+    throw new SourceError('SIS_SRC_UNSUPPORTED', `source URL scheme '${scheme}//' is not supported; use mssql:// (or a Server=…;Database=… connection string), postgres://, mysql:// or mariadb://`)
   }
   return factory(url, options)
 }

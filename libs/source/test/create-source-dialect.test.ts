@@ -13,12 +13,21 @@ t.test('create source dialect – picks the dialect by URL scheme', async (t) =>
   await maria.close()
 })
 
-t.test('create source dialect – SQL Server and PostgreSQL are refused clearly for now', async (t) => {
-  t.throws(() => createSourceDialect('mssql://sa:Secret1@erp:1433/ERP'), { code: 'SIS_SRC_UNSUPPORTED', message: /SQL Server source arrives in a later version/ })
-  t.throws(() => createSourceDialect('postgres://postgres@127.0.0.1/erp'), { code: 'SIS_SRC_UNSUPPORTED', message: /PostgreSQL source arrives in a later version/ })
+t.test('create source dialect – SQL Server (URL or connection string) and PostgreSQL', async (t) => {
+  for (const url of ['mssql://reader:Secret1@erp:1433/ERP', 'sqlserver://reader:Secret1@erp/ERP', 'Server=erp,1433;Database=ERP;User Id=reader;Password=Secret1;']) {
+    const dialect = createSourceDialect(url)
+    t.equal(dialect.engine, 'mssql', url.replace('Secret1', '***'))
+    await dialect.close()
+  }
+  for (const url of ['postgres://postgres@127.0.0.1/erp', 'postgresql://postgres@127.0.0.1/erp']) {
+    const dialect = createSourceDialect(url)
+    t.equal(dialect.engine, 'postgres', url)
+    await dialect.close()
+  }
   t.throws(() => createSourceDialect('oracle://x@y/z'), { code: 'SIS_SRC_UNSUPPORTED', message: /'oracle:\/\/' is not supported/ })
   t.throws(() => createSourceDialect('127.0.0.1:3306'), { code: 'SIS_SRC_URL' })
-  const err = (() => { try { createSourceDialect('mssql://sa:Secret1@erp:1433/ERP') } catch (e) { return e } })()
+  const err = (() => { try { createSourceDialect('Database=ERP;Password=Secret1') } catch (e) { return e } })()
+  t.match(err, { code: 'SIS_SRC_URL' })
   t.notMatch((err as Error).message, /Secret1/, 'the password never shows')
 })
 

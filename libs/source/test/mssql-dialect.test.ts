@@ -170,7 +170,8 @@ t.test('mssql dialect (without a server) – describe checks the login, then the
   t.same(pool.sent[5]!.params, { schema: ['nvarchar(128)', 'dbo'], name: ['nvarchar(128)', 'Produtos'] })
 
   await dialect.describe(products)
-  t.same(pool.sent.slice(6).map((s) => s.sql), [FIND_OBJECT_SQL, TABLE_COLUMNS_SQL, UNIQUE_INDEXES_SQL, OBJECT_WRITE_SQL], 'describe asks again; the login is checked once')
+  t.same(pool.sent.slice(6).map((s) => s.sql), [DATABASE_SQL, LOGIN_WRITE_SQL, FIND_OBJECT_SQL, TABLE_COLUMNS_SQL, UNIQUE_INDEXES_SQL, OBJECT_WRITE_SQL],
+    'describe (once per load) asks everything again: schema, settings and permissions may have changed')
   const unqualified = stream({ ...products, source: { table: 'Produtos' }, key: ['sku'], columns: [...products.columns] })
   await dialect.describe(unqualified)
   t.same(pool.sent.at(-4)!.params, { schema: ['nvarchar(128)', null], name: ['nvarchar(128)', 'Produtos'] }, 'no schema: the user\'s default schema (COALESCE(@schema, SCHEMA_NAME()))')
@@ -470,4 +471,21 @@ t.test('mssql dialect (without a server) – streamPages reads page after page, 
   for await (const p of streamPages(dialect, products, 3)) pages.push(p)
   t.same(pages.map((p) => p.length), [3, 3, 1])
   t.same(pool.pageStatements.map((s) => s.params.k1?.[1] ?? null), [null, '0002', '0005'], 'each page continues after the previous page\'s last key')
+  t.equal(pool.sent.filter((s) => s.sql === LOGIN_WRITE_SQL).length, 1, 'reading pages checks the login once')
+})
+
+t.test('mssql dialect (without a server) – after a failed read the database is asked again (snapshot isolation turned off)', async (t) => {
+  const server: FakeServer = {
+    ...produtosServer(),
+    pages: [page([]), Object.assign(new Error("Snapshot isolation transaction failed accessing database 'ERP' because snapshot isolation is not allowed in this database."), { code: 'EREQUEST', number: 3952 }), page([])]
+  }
+  const pool = new FakePool(server)
+  const dialect = new MssqlDialect(pool)
+  await dialect.readPage(products, undefined, 10)
+  server.database = ['ERP', 'OFF', false, 'READ_WRITE', '16.0', 'sisporta_reader', 'sisporta_reader']
+  await t.rejects(dialect.readPage(products, undefined, 10), { code: 'SIS_SRC_READ', transient: false, message: /SQL Server error 3952/ })
+  await dialect.readPage(products, undefined, 10)
+  t.same(pool.pageStatements.map((s) => s.sql.split('\n')[0]), [
+    'SET TRANSACTION ISOLATION LEVEL SNAPSHOT;', 'SET TRANSACTION ISOLATION LEVEL SNAPSHOT;', 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED;'
+  ])
 })

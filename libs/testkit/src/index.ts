@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { createConnection, type Connection } from 'mysql2/promise'
 import { connect, type NatsConnection } from 'nats'
+import pg from 'pg'
 import { busNames, type BusNames } from '@sisporta/contracts'
 import { deprovisionBus, provisionBus } from '@sisporta/nats'
 
@@ -84,4 +85,24 @@ export async function eventually<T> (probe: () => Promise<T | undefined> | T | u
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'a condition'}`)
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100))
   }
+}
+
+/**
+ * A fresh PostgreSQL database on the local server, dropped at teardown. `url` is what
+ * SISPORTA_SOURCE_URL would be; `sql` is a client connected to it.
+ */
+export async function testPostgresDatabase (t: Teardown, prefix = 'sisporta_t'): Promise<{ url: string, database: string, sql: pg.Client }> {
+  const database = `${prefix}_${randomId()}`
+  const admin = new pg.Client({ connectionString: `${TEST_POSTGRES_SERVER}/postgres` })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE "${database}" ENCODING 'UTF8' TEMPLATE template0`)
+  const url = `${TEST_POSTGRES_SERVER}/${database}`
+  const sql = new pg.Client({ connectionString: url })
+  await sql.connect()
+  t.teardown(async () => {
+    await sql.end().catch(() => {})
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => {})
+    await admin.end().catch(() => {})
+  })
+  return { url, database, sql }
 }

@@ -103,6 +103,10 @@ async function deadLetter (msg: JsMsg, reason: string, deliveries: number, deps:
       originalId = values[0] ?? ''
       continue
     }
+    // Other Nats-* headers are instructions to the server for the original publish (the
+    // gateway's Nats-Expected-Stream names the batch stream): repeated here, they would refuse
+    // the dead letter.
+    if (name.toLowerCase().startsWith('nats-')) continue
     for (const value of values) h.append(name, value)
   }
   h.set(BatchHeaders.Reason, headerSafe(reason))

@@ -63,6 +63,8 @@ export async function publishBatch (nc: NatsConnection, names: BusNames, b: Publ
   h.set(BatchHeaders.Rows, String(b.body.rows.length))
   return await nc.jetstream().publish(names.batchSubject(b.stream), new TextEncoder().encode(JSON.stringify(b.body)), {
     headers: h,
-    msgID: b.msgId ?? batchMsgId(b.stream, b.loadId, b.batch)
+    msgID: b.msgId ?? batchMsgId(b.stream, b.loadId, b.batch),
+    // as the gateway: only the batch stream may acknowledge (a Nats-Expected-Stream header)
+    expect: { streamName: names.batchStream }
   })
 }

@@ -69,8 +69,10 @@ export class MssqlDialect implements SourceDialect {
   }
 
   async describe (stream: StreamConfig): Promise<SourceDescription> {
-    // always asks the server again: the source schema may have changed since the last load
+    // always asks the server again: the source schema, its settings or the login's permissions
+    // may have changed since the last load
     this.#prepared.delete(stream)
+    this.#database = undefined
     const prepared = await this.#prepare(stream)
     const { description, uniqueIndex } = prepared.introspection
     this.#log?.debug({
@@ -176,8 +178,9 @@ export class MssqlDialect implements SourceDialect {
       return await runMssql(this.#pool, sql, params)
     } catch (err) {
       if (err instanceof SourceError) throw err
-      // the schema may have moved under a prepared stream: describe again next time
+      // the schema (or snapshot isolation) may have changed under a prepared stream: ask again next time
       this.#prepared.delete(stream)
+      this.#database = undefined
       throw new SourceError('SIS_SRC_READ', `stream '${stream.name}': could not ${doing}: ${driverMessage(err)}`, { stream: stream.name, cause: err, transient: isTransientMssqlError(err) })
     }
   }
