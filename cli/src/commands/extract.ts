@@ -1,6 +1,7 @@
 import { isSuccessfulLoad, type LoadRecord } from '@sisporta/contracts'
 import { createSourceDialect } from '@sisporta/source'
 import { gatewayClientFrom, runLoad, waitForLoad, type LoadProgress } from '@sisporta/extractor'
+import type { Logger } from '@sisporta/observability'
 import type { Command } from './command.js'
 import { loadContext } from './context.js'
 import { describeLoad, heldMessage } from './describe-load.js'
@@ -43,7 +44,7 @@ export const extractCommand: Command = {
         batchSize: stream.batchSize ?? settings.batchSize,
         inFlight: settings.inFlight,
         maxBatchBytes: settings.maxBatchBytes,
-        onProgress: progressPrinter()
+        onProgress: progressPrinter() ?? progressLogger(log.child({ stream: stream.name }))
       })
     } finally {
       await source.close()
@@ -58,6 +59,18 @@ export const extractCommand: Command = {
     if (isSuccessfulLoad(final)) return 0
     if (final.state === 'held') throw new WorkFailed('SIS_CLI_LOAD_HELD', heldMessage(final))
     throw new WorkFailed('SIS_CLI_LOAD_FAILED', `load ${final.id} of stream '${final.stream}' ended ${final.state}${final.reason !== undefined ? `: ${final.reason}` : ''}`)
+  }
+}
+
+/** Not on a terminal: a JSON log line every 5 s (rows, rows/s, estimated total). */
+function progressLogger (log: Logger): (p: LoadProgress) => void {
+  const started = Date.now()
+  let last = started
+  return (p) => {
+    const now = Date.now()
+    if (now - last < 5000) return
+    last = now
+    log.info({ loadId: p.loadId, rows: p.rows, batches: p.batches, rowsPerSec: Math.round(p.rows / ((now - started) / 1000)), estimatedRows: p.estimatedRows }, 'load progress')
   }
 }
 
