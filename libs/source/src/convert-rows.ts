@@ -1,8 +1,9 @@
 /**
  * The engine-independent half of reading a page: driver rows → wire rows with the lossless
  * checks every dialect applies the same way (NULL in keys and `nullable: false` columns, declared
- * precision / scale / length), the unique-key check of keyset pagination, and the `after`
- * argument's shape. Each dialect supplies its per-column converters (its `…-values.ts`).
+ * precision / scale / length), the unique-key check of keyset pagination, and the shape of
+ * `readPage`'s arguments (page size, `after`). Each dialect supplies its per-column converters
+ * (its `…-values.ts`).
  */
 import { checkWireValue, type StreamConfig, type WireColumnSpec, type WireValue } from '@sisporta/contracts'
 import { SourceError } from './errors.js'
@@ -42,6 +43,17 @@ export function createRowConversion (stream: StreamConfig, description: SourceDe
     converters,
     required: stream.columns.map((c, i) => keys.has(i) || c.nullable === false),
     limits: stream.columns.map((c) => c.precision !== undefined || c.scale !== undefined || c.length !== undefined ? c : undefined)
+  }
+}
+
+/**
+ * Checks the page size of `readPage` (and `streamPages`): a positive integer, at most `max` where
+ * the engine caps a page. Fails with `SIS_SRC_ARGUMENT`.
+ */
+export function checkPageSize (stream: StreamConfig, limit: number, max?: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > (max ?? Infinity)) {
+    const range = max === undefined ? 'a positive integer' : `an integer from 1 to ${max}`
+    throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': page size must be ${range}, got ${limit}`, { stream: stream.name })
   }
 }
 
@@ -94,6 +106,16 @@ export function convertRows (stream: StreamConfig, conversion: RowConversion, ra
     }
   }
   return raw as WireRow[]
+}
+
+/**
+ * One page as the dialect hands it out: the driver's rows converted (`convertRows`), their keys
+ * strictly increasing (`checkKeysIncrease`).
+ */
+export function convertPage (stream: StreamConfig, conversion: RowConversion, raw: unknown[][]): WireRow[] {
+  const rows = convertRows(stream, conversion, raw)
+  checkKeysIncrease(stream, conversion.keyIndexes, rows)
+  return rows
 }
 
 /**

@@ -37,8 +37,8 @@ export interface SourceDescription {
 }
 
 /**
- * The read-only side of one source database. Each engine (MySQL/MariaDB now, SQL Server and
- * PostgreSQL later) implements this interface in its own folder; the extractor sees only this.
+ * The read-only side of one source database. Each engine (SQL Server, PostgreSQL, MySQL/MariaDB)
+ * implements this interface in its own folder; the extractor sees only this.
  * There is no write method by design, and sessions are read-only where the engine allows it.
  *
  * Identifiers are never taken from the config as they are: `describe` (run implicitly before
@@ -46,7 +46,7 @@ export interface SourceDescription {
  * catalogue's spelling, quoted, reaches SQL. Values always travel as parameters.
  */
 export interface SourceDialect {
-  /** Engine name for logs and metrics: `mysql`, later `mssql`, `postgres`. */
+  /** Engine name for logs and metrics: `mssql`, `postgres` or `mysql`. */
   readonly engine: string
 
   /**

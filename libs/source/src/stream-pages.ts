@@ -1,5 +1,5 @@
 import type { StreamConfig } from '@sisporta/contracts'
-import { SourceError } from './errors.js'
+import { checkPageSize } from './convert-rows.js'
 import type { KeyValues, SourceDialect, WireRow } from './source-dialect.js'
 import { keyOf } from './stream-keys.js'
 
@@ -31,9 +31,7 @@ export async function * streamPages (
   pageSize: number,
   options: StreamPagesOptions = {}
 ): AsyncGenerator<WireRow[], void, undefined> {
-  if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
-    throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': page size must be a positive integer, got ${pageSize}`, { stream: stream.name })
-  }
+  checkPageSize(stream, pageSize)
   const readAhead = options.readAhead ?? true
   const read = (after: KeyValues | undefined): Promise<WireRow[]> => {
     options.signal?.throwIfAborted()

@@ -132,14 +132,13 @@ const orderLines = stream({
   ]
 })
 
+/** The order lines' key and amount, then every other column. */
 const everyType = stream({
   name: 'every_type',
   source: { table: 'erp.Itens Pedido' },
   key: ['order_id', 'line'],
   columns: [
-    { name: 'order_id', from: 'Pedido', type: 'bigint' },
-    { name: 'line', from: 'Linha', type: 'int' },
-    { name: 'amount', from: 'Valor', type: 'decimal', precision: 19, scale: 4 },
+    ...orderLines.columns.slice(0, 3),
     { name: 'rate', from: 'Taxa', type: 'decimal', precision: 38, scale: 10 },
     { name: 'total', from: 'Total', type: 'decimal', precision: 19, scale: 4 },
     { name: 'big', from: 'Grande', type: 'bigint' },

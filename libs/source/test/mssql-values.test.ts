@@ -56,243 +56,96 @@ interface Case {
   readonly values: readonly [unknown, unknown][]
 }
 
-const VARCHAR_TEXT = (length: number): MssqlColumnMetadataLike => meta(mssql.VarChar, { length })
+/** Read as stored: the driver reports the column's own type. */
+const native = (type: object, length: number): Pick<Case, 'select' | 'driver'> => ({ select: 's.[C]', driver: meta(type, { length }) })
+/** Read as text SQL Server writes (`expression AS [C]`): the driver reports a varchar of `length`. */
+const asText = (expression: string, length: number): Pick<Case, 'select' | 'driver'> => ({ select: `${expression} AS [C]`, driver: meta(mssql.VarChar, { length }) })
+const DECIMAL_TEXT = asText('CONVERT(varchar(64), s.[C])', 64)
+const MONEY_TEXT = asText('CONVERT(varchar(64), s.[C], 2)', 64)
+const BIGINT_TEXT = asText('CONVERT(varchar(20), s.[C])', 20)
+const DATETIME_TEXT = asText('CONVERT(varchar(27), s.[C], 121)', 27)
+const DATE_TEXT = asText('CONVERT(varchar(10), s.[C], 23)', 10)
+const UNICODE_TEXT = { select: 'CONVERT(nvarchar(max), s.[C]) AS [C]', driver: meta(mssql.NVarChar, { length: 0xffff }) }
 
 const CASES: Case[] = [
-  {
-    name: 'decimal(19,4) read as text keeps every digit',
-    source: info('decimal', { precision: 19, scale: 4 }), type: 'decimal',
-    select: 'CONVERT(varchar(64), s.[C]) AS [C]', driver: VARCHAR_TEXT(64),
-    values: [['123456789012345.6789', '123456789012345.6789'], ['-0.0100', '-0.0100'], ['0.0000', '0.0000']]
-  },
-  {
-    name: 'numeric(38,10): 38 digits, and the .5 SQL Server may write',
-    source: info('numeric', { precision: 38, scale: 10 }), type: 'decimal',
-    select: 'CONVERT(varchar(64), s.[C]) AS [C]', driver: VARCHAR_TEXT(64),
-    values: [['-9999999999999999999999999999.9999999999', '-9999999999999999999999999999.9999999999'], ['.5000000000', '0.5000000000'], ['-.5000000000', '-0.5000000000']]
-  },
-  {
-    name: 'money with style 2: four decimals, no rounding to cents',
-    source: info('money'), type: 'decimal',
-    select: 'CONVERT(varchar(64), s.[C], 2) AS [C]', driver: VARCHAR_TEXT(64),
-    values: [['922337203685477.5807', '922337203685477.5807'], ['-922337203685477.5808', '-922337203685477.5808'], ['4235.9819', '4235.9819']]
-  },
-  {
-    name: 'smallmoney',
-    source: info('smallmoney'), type: 'decimal',
-    select: 'CONVERT(varchar(64), s.[C], 2) AS [C]', driver: VARCHAR_TEXT(64),
-    values: [['-214748.3648', '-214748.3648']]
-  },
-  {
-    name: 'bigint beyond 2^53 as text',
-    source: info('bigint'), type: 'bigint',
-    select: 'CONVERT(varchar(20), s.[C]) AS [C]', driver: VARCHAR_TEXT(20),
-    values: [['9007199254740993', '9007199254740993'], ['-9223372036854775808', '-9223372036854775808'], ['9223372036854775807', '9223372036854775807']]
-  },
-  {
-    name: 'decimal(18,0) as bigint',
-    source: info('decimal', { precision: 18, scale: 0 }), type: 'bigint',
-    select: 'CONVERT(varchar(64), s.[C]) AS [C]', driver: VARCHAR_TEXT(64),
-    values: [['999999999999999999', '999999999999999999']]
-  },
-  {
-    name: 'decimal(9,0) as int',
-    source: info('decimal', { precision: 9, scale: 0 }), type: 'int',
-    select: 'CONVERT(varchar(64), s.[C]) AS [C]', driver: VARCHAR_TEXT(64),
-    values: [['-123456789', -123456789]]
-  },
-  {
-    name: 'int, smallint, tinyint as numbers',
-    source: info('int'), type: 'int',
-    select: 's.[C]', driver: meta(mssql.Int, { length: 4 }),
-    values: [[2147483647, 2147483647], [-2147483648, -2147483648], [0, 0]]
-  },
-  {
-    name: 'tinyint as int',
-    source: info('tinyint'), type: 'int',
-    select: 's.[C]', driver: meta(mssql.TinyInt, { length: 1 }),
-    values: [[255, 255]]
-  },
-  {
-    name: 'int as bigint and decimal',
-    source: info('int'), type: 'bigint',
-    select: 's.[C]', driver: meta(mssql.Int, { length: 4 }),
-    values: [[-7, '-7']]
-  },
-  {
-    name: 'tinyint 0/1 as bool',
-    source: info('tinyint'), type: 'bool',
-    select: 's.[C]', driver: meta(mssql.TinyInt, { length: 1 }),
-    values: [[1, true], [0, false]]
-  },
-  {
-    name: 'bit as bool',
-    source: info('bit'), type: 'bool',
-    select: 's.[C]', driver: meta(mssql.Bit, { length: 1 }),
-    values: [[true, true], [false, false]]
-  },
-  {
-    name: 'bit as int',
-    source: info('bit'), type: 'int',
-    select: 's.[C]', driver: meta(mssql.Bit, { length: 1 }),
-    values: [[true, 1], [false, 0]]
-  },
-  {
-    name: 'nvarchar: accents, emoji (surrogate pairs, ZWJ sequences), CJK',
-    source: info('nvarchar', { maxLength: 200, collation: 'Latin1_General_100_CI_AS_SC' }), type: 'string',
-    select: 's.[C]', driver: meta(mssql.NVarChar, { length: 200 }),
-    values: [[EMOJI, EMOJI], ['', ''], ['  padded  ', '  padded  ']]
-  },
-  {
-    name: 'varchar with a code-page collation, decoded by the driver',
-    source: info('varchar', { maxLength: 40, collation: 'SQL_Latin1_General_CP1_CI_AS' }), type: 'string',
-    select: 's.[C]', driver: meta(mssql.VarChar, { length: 40 }),
-    values: [['ação €', 'ação €']]
-  },
-  {
-    name: 'nchar keeps its padding',
-    source: info('nchar', { maxLength: 10 }), type: 'string',
-    select: 's.[C]', driver: meta(mssql.NChar, { length: 10 }),
-    values: [['AB   ', 'AB   ']]
-  },
-  {
-    name: 'datetime (1/300 s) as text is exact',
-    source: info('datetime'), type: 'datetime',
-    select: 'CONVERT(varchar(27), s.[C], 121) AS [C]', driver: VARCHAR_TEXT(27),
-    values: [['2024-02-29 23:59:59.997', '2024-02-29T23:59:59.997'], ['1753-01-01 00:00:00.000', '1753-01-01T00:00:00.000'], ['2024-01-01 10:00:00.003', '2024-01-01T10:00:00.003']]
-  },
-  {
-    name: 'smalldatetime',
-    source: info('smalldatetime'), type: 'datetime',
-    select: 'CONVERT(varchar(27), s.[C], 121) AS [C]', driver: VARCHAR_TEXT(27),
-    values: [['2024-01-01 10:30:00.000', '2024-01-01T10:30:00.000'], ['2079-06-06 23:59:00', '2079-06-06T23:59:00']]
-  },
-  {
-    name: 'datetime2(7): a zero 7th digit is dropped',
-    source: info('datetime2', { scale: 7 }), type: 'datetime',
-    select: 'CONVERT(varchar(27), s.[C], 121) AS [C]', driver: VARCHAR_TEXT(27),
-    values: [['2024-02-29 23:59:59.1234560', '2024-02-29T23:59:59.123456'], ['0001-01-01 00:00:00.0000000', '0001-01-01T00:00:00.000000'], ['9999-12-31 23:59:59.9999990', '9999-12-31T23:59:59.999999']]
-  },
-  {
-    name: 'datetime2(0) and (3)',
-    source: info('datetime2', { scale: 3 }), type: 'datetime',
-    select: 'CONVERT(varchar(27), s.[C], 121) AS [C]', driver: VARCHAR_TEXT(27),
-    values: [['2024-01-02 03:04:05.120', '2024-01-02T03:04:05.120'], ['2024-01-02 03:04:05', '2024-01-02T03:04:05']]
-  },
-  {
-    name: 'datetime2(7) as string keeps all seven digits',
-    source: info('datetime2', { scale: 7 }), type: 'string',
-    select: 'CONVERT(varchar(27), s.[C], 121) AS [C]', driver: VARCHAR_TEXT(27),
-    values: [['2024-02-29 23:59:59.1234567', '2024-02-29 23:59:59.1234567']]
-  },
-  {
-    name: 'date',
-    source: info('date'), type: 'date',
-    select: 'CONVERT(varchar(10), s.[C], 23) AS [C]', driver: VARCHAR_TEXT(10),
-    values: [['2024-02-29', '2024-02-29'], ['0001-01-01', '0001-01-01']]
-  },
-  {
-    name: 'date as datetime',
-    source: info('date'), type: 'datetime',
-    select: 'CONVERT(varchar(10), s.[C], 23) AS [C]', driver: VARCHAR_TEXT(10),
-    values: [['2024-02-29', '2024-02-29T00:00:00']]
-  },
-  {
-    name: 'time(7) as string',
-    source: info('time', { scale: 7 }), type: 'string',
-    select: 'CONVERT(varchar(16), s.[C], 121) AS [C]', driver: VARCHAR_TEXT(16),
-    values: [['23:59:59.1234567', '23:59:59.1234567']]
-  },
-  {
-    name: 'datetimeoffset as datetime: the UTC wall clock',
-    source: info('datetimeoffset', { scale: 7 }), type: 'datetime',
-    select: "CONVERT(varchar(27), CONVERT(datetime2(7), SWITCHOFFSET(s.[C], '+00:00')), 121) AS [C]", driver: VARCHAR_TEXT(27),
-    values: [['2024-01-01 08:00:00.1234560', '2024-01-01T08:00:00.123456']]
-  },
-  {
-    name: 'datetimeoffset as string keeps its offset',
-    source: info('datetimeoffset', { scale: 7 }), type: 'string',
-    select: 'CONVERT(varchar(34), s.[C], 121) AS [C]', driver: VARCHAR_TEXT(34),
-    values: [['2024-01-01 10:00:00.1234567 +02:00', '2024-01-01 10:00:00.1234567 +02:00']]
-  },
-  {
-    name: 'uniqueidentifier, upper-case from the driver, lower-case on the wire',
-    source: info('uniqueidentifier'), type: 'uuid',
-    select: 's.[C]', driver: meta(mssql.UniqueIdentifier, { length: 16 }),
-    values: [['A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11']]
-  },
-  {
-    name: 'uniqueidentifier as string is the wire uuid too',
-    source: info('uniqueidentifier'), type: 'string',
-    select: 's.[C]', driver: meta(mssql.UniqueIdentifier, { length: 16 }),
-    values: [['A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11']]
-  },
-  {
-    name: 'varbinary as base64',
-    source: info('varbinary', { maxLength: 16 }), type: 'binary',
-    select: 's.[C]', driver: meta(mssql.VarBinary, { length: 16 }),
-    values: [[Buffer.from([0x00, 0xff, 0x10]), 'AP8Q'], [Buffer.alloc(0), '']]
-  },
-  {
-    name: 'image as base64',
-    source: info('image', { maxLength: 16 }), type: 'binary',
-    select: 's.[C]', driver: meta(mssql.Image, { length: 2147483647 }),
-    values: [[Buffer.from('deadbeef00', 'hex'), '3q2+7wA=']]
-  },
-  {
-    name: 'binary(16) as uuid in stored byte order',
-    source: info('binary', { maxLength: 16 }), type: 'uuid',
-    select: 's.[C]', driver: meta(mssql.Binary, { length: 16 }),
-    values: [[Buffer.from('a0eebc999c0b4ef8bb6d6bb9bd380a13', 'hex'), 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a13']]
-  },
-  {
-    name: 'rowversion as binary',
-    source: info('timestamp', { maxLength: 8 }), type: 'binary',
-    select: 's.[C]', driver: meta(mssql.Binary, { length: 8 }),
-    values: [[Buffer.from('00000000000007d1', 'hex'), 'AAAAAAAAB9E=']]
-  },
-  {
-    name: 'rowversion as bigint',
-    source: info('timestamp', { maxLength: 8 }), type: 'bigint',
-    select: 'CONVERT(varchar(20), CONVERT(bigint, s.[C])) AS [C]', driver: VARCHAR_TEXT(20),
-    values: [['2001', '2001']]
-  },
-  {
-    name: 'real as its shortest single-precision value',
-    source: info('real'), type: 'float',
-    select: 's.[C]', driver: meta(mssql.Real, { length: 4 }),
-    values: [[Math.fround(0.1), 0.1], [Math.fround(3.14159), 3.14159], [-1.5, -1.5]]
-  },
-  {
-    name: 'float',
-    source: info('float'), type: 'float',
-    select: 's.[C]', driver: meta(mssql.Float, { length: 8 }),
-    values: [[0.1, 0.1], [1e300, 1e300]]
-  },
-  {
-    name: 'xml as string',
-    source: info('xml', { maxLength: -1 }), type: 'string',
-    select: 'CONVERT(nvarchar(max), s.[C]) AS [C]', driver: meta(mssql.NVarChar, { length: 0xffff }),
-    values: [['<pedido id="1"><item>ç🚀</item></pedido>', '<pedido id="1"><item>ç🚀</item></pedido>']]
-  },
-  {
-    name: 'sql_variant as string',
-    source: info('sql_variant', { maxLength: 8016 }), type: 'string',
-    select: 'CONVERT(nvarchar(max), s.[C]) AS [C]', driver: meta(mssql.NVarChar, { length: 0xffff }),
-    values: [['42', '42']]
-  },
-  {
-    name: 'nvarchar(max) holding JSON',
-    source: info('nvarchar', { maxLength: -1 }), type: 'json',
-    select: 's.[C]', driver: meta(mssql.NVarChar, { length: 0xffff }),
-    values: [['{"a": [1, 2.5], "s": "🚀"}', { a: [1, 2.5], s: '🚀' }]]
-  },
-  {
-    name: 'char(36) holding a uuid',
-    source: info('char', { maxLength: 36 }), type: 'uuid',
-    select: 's.[C]', driver: meta(mssql.Char, { length: 36 }),
-    values: [['A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11']]
-  }
+  { name: 'decimal(19,4) read as text keeps every digit', source: info('decimal', { precision: 19, scale: 4 }), type: 'decimal', ...DECIMAL_TEXT,
+    values: [['123456789012345.6789', '123456789012345.6789'], ['-0.0100', '-0.0100'], ['0.0000', '0.0000']] },
+  { name: 'numeric(38,10): 38 digits, and the .5 SQL Server may write', source: info('numeric', { precision: 38, scale: 10 }), type: 'decimal', ...DECIMAL_TEXT,
+    values: [['-9999999999999999999999999999.9999999999', '-9999999999999999999999999999.9999999999'], ['.5000000000', '0.5000000000'], ['-.5000000000', '-0.5000000000']] },
+  { name: 'money with style 2: four decimals, no rounding to cents', source: info('money'), type: 'decimal', ...MONEY_TEXT,
+    values: [['922337203685477.5807', '922337203685477.5807'], ['-922337203685477.5808', '-922337203685477.5808'], ['4235.9819', '4235.9819']] },
+  { name: 'smallmoney', source: info('smallmoney'), type: 'decimal', ...MONEY_TEXT,
+    values: [['-214748.3648', '-214748.3648']] },
+  { name: 'bigint beyond 2^53 as text', source: info('bigint'), type: 'bigint', ...BIGINT_TEXT,
+    values: [['9007199254740993', '9007199254740993'], ['-9223372036854775808', '-9223372036854775808'], ['9223372036854775807', '9223372036854775807']] },
+  { name: 'decimal(18,0) as bigint', source: info('decimal', { precision: 18, scale: 0 }), type: 'bigint', ...DECIMAL_TEXT,
+    values: [['999999999999999999', '999999999999999999']] },
+  { name: 'decimal(9,0) as int', source: info('decimal', { precision: 9, scale: 0 }), type: 'int', ...DECIMAL_TEXT,
+    values: [['-123456789', -123456789]] },
+  { name: 'int, smallint, tinyint as numbers', source: info('int'), type: 'int', ...native(mssql.Int, 4),
+    values: [[2147483647, 2147483647], [-2147483648, -2147483648], [0, 0]] },
+  { name: 'tinyint as int', source: info('tinyint'), type: 'int', ...native(mssql.TinyInt, 1),
+    values: [[255, 255]] },
+  { name: 'int as bigint and decimal', source: info('int'), type: 'bigint', ...native(mssql.Int, 4),
+    values: [[-7, '-7']] },
+  { name: 'tinyint 0/1 as bool', source: info('tinyint'), type: 'bool', ...native(mssql.TinyInt, 1),
+    values: [[1, true], [0, false]] },
+  { name: 'bit as bool', source: info('bit'), type: 'bool', ...native(mssql.Bit, 1),
+    values: [[true, true], [false, false]] },
+  { name: 'bit as int', source: info('bit'), type: 'int', ...native(mssql.Bit, 1),
+    values: [[true, 1], [false, 0]] },
+  { name: 'nvarchar: accents, emoji (surrogate pairs, ZWJ sequences), CJK', source: info('nvarchar', { maxLength: 200, collation: 'Latin1_General_100_CI_AS_SC' }), type: 'string', ...native(mssql.NVarChar, 200),
+    values: [[EMOJI, EMOJI], ['', ''], ['  padded  ', '  padded  ']] },
+  { name: 'varchar with a code-page collation, decoded by the driver', source: info('varchar', { maxLength: 40, collation: 'SQL_Latin1_General_CP1_CI_AS' }), type: 'string', ...native(mssql.VarChar, 40),
+    values: [['ação €', 'ação €']] },
+  { name: 'nchar keeps its padding', source: info('nchar', { maxLength: 10 }), type: 'string', ...native(mssql.NChar, 10),
+    values: [['AB   ', 'AB   ']] },
+  { name: 'datetime (1/300 s) as text is exact', source: info('datetime'), type: 'datetime', ...DATETIME_TEXT,
+    values: [['2024-02-29 23:59:59.997', '2024-02-29T23:59:59.997'], ['1753-01-01 00:00:00.000', '1753-01-01T00:00:00.000'], ['2024-01-01 10:00:00.003', '2024-01-01T10:00:00.003']] },
+  { name: 'smalldatetime', source: info('smalldatetime'), type: 'datetime', ...DATETIME_TEXT,
+    values: [['2024-01-01 10:30:00.000', '2024-01-01T10:30:00.000'], ['2079-06-06 23:59:00', '2079-06-06T23:59:00']] },
+  { name: 'datetime2(7): a zero 7th digit is dropped', source: info('datetime2', { scale: 7 }), type: 'datetime', ...DATETIME_TEXT,
+    values: [['2024-02-29 23:59:59.1234560', '2024-02-29T23:59:59.123456'], ['0001-01-01 00:00:00.0000000', '0001-01-01T00:00:00.000000'], ['9999-12-31 23:59:59.9999990', '9999-12-31T23:59:59.999999']] },
+  { name: 'datetime2(0) and (3)', source: info('datetime2', { scale: 3 }), type: 'datetime', ...DATETIME_TEXT,
+    values: [['2024-01-02 03:04:05.120', '2024-01-02T03:04:05.120'], ['2024-01-02 03:04:05', '2024-01-02T03:04:05']] },
+  { name: 'datetime2(7) as string keeps all seven digits', source: info('datetime2', { scale: 7 }), type: 'string', ...DATETIME_TEXT,
+    values: [['2024-02-29 23:59:59.1234567', '2024-02-29 23:59:59.1234567']] },
+  { name: 'date', source: info('date'), type: 'date', ...DATE_TEXT,
+    values: [['2024-02-29', '2024-02-29'], ['0001-01-01', '0001-01-01']] },
+  { name: 'date as datetime', source: info('date'), type: 'datetime', ...DATE_TEXT,
+    values: [['2024-02-29', '2024-02-29T00:00:00']] },
+  { name: 'time(7) as string', source: info('time', { scale: 7 }), type: 'string', ...asText('CONVERT(varchar(16), s.[C], 121)', 16),
+    values: [['23:59:59.1234567', '23:59:59.1234567']] },
+  { name: 'datetimeoffset as datetime: the UTC wall clock', source: info('datetimeoffset', { scale: 7 }), type: 'datetime', ...asText("CONVERT(varchar(27), CONVERT(datetime2(7), SWITCHOFFSET(s.[C], '+00:00')), 121)", 27),
+    values: [['2024-01-01 08:00:00.1234560', '2024-01-01T08:00:00.123456']] },
+  { name: 'datetimeoffset as string keeps its offset', source: info('datetimeoffset', { scale: 7 }), type: 'string', ...asText('CONVERT(varchar(34), s.[C], 121)', 34),
+    values: [['2024-01-01 10:00:00.1234567 +02:00', '2024-01-01 10:00:00.1234567 +02:00']] },
+  { name: 'uniqueidentifier, upper-case from the driver, lower-case on the wire', source: info('uniqueidentifier'), type: 'uuid', ...native(mssql.UniqueIdentifier, 16),
+    values: [['A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11']] },
+  { name: 'uniqueidentifier as string is the wire uuid too', source: info('uniqueidentifier'), type: 'string', ...native(mssql.UniqueIdentifier, 16),
+    values: [['A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11']] },
+  { name: 'varbinary as base64', source: info('varbinary', { maxLength: 16 }), type: 'binary', ...native(mssql.VarBinary, 16),
+    values: [[Buffer.from([0x00, 0xff, 0x10]), 'AP8Q'], [Buffer.alloc(0), '']] },
+  { name: 'image as base64', source: info('image', { maxLength: 16 }), type: 'binary', ...native(mssql.Image, 2147483647),
+    values: [[Buffer.from('deadbeef00', 'hex'), '3q2+7wA=']] },
+  { name: 'binary(16) as uuid in stored byte order', source: info('binary', { maxLength: 16 }), type: 'uuid', ...native(mssql.Binary, 16),
+    values: [[Buffer.from('a0eebc999c0b4ef8bb6d6bb9bd380a13', 'hex'), 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a13']] },
+  { name: 'rowversion as binary', source: info('timestamp', { maxLength: 8 }), type: 'binary', ...native(mssql.Binary, 8),
+    values: [[Buffer.from('00000000000007d1', 'hex'), 'AAAAAAAAB9E=']] },
+  { name: 'rowversion as bigint', source: info('timestamp', { maxLength: 8 }), type: 'bigint', ...asText('CONVERT(varchar(20), CONVERT(bigint, s.[C]))', 20),
+    values: [['2001', '2001']] },
+  { name: 'real as its shortest single-precision value', source: info('real'), type: 'float', ...native(mssql.Real, 4),
+    values: [[Math.fround(0.1), 0.1], [Math.fround(3.14159), 3.14159], [-1.5, -1.5]] },
+  { name: 'float', source: info('float'), type: 'float', ...native(mssql.Float, 8),
+    values: [[0.1, 0.1], [1e300, 1e300]] },
+  { name: 'xml as string', source: info('xml', { maxLength: -1 }), type: 'string', ...UNICODE_TEXT,
+    values: [['<pedido id="1"><item>ç🚀</item></pedido>', '<pedido id="1"><item>ç🚀</item></pedido>']] },
+  { name: 'sql_variant as string', source: info('sql_variant', { maxLength: 8016 }), type: 'string', ...UNICODE_TEXT,
+    values: [['42', '42']] },
+  { name: 'nvarchar(max) holding JSON', source: info('nvarchar', { maxLength: -1 }), type: 'json', ...native(mssql.NVarChar, 0xffff),
+    values: [['{"a": [1, 2.5], "s": "🚀"}', { a: [1, 2.5], s: '🚀' }]] },
+  { name: 'char(36) holding a uuid', source: info('char', { maxLength: 36 }), type: 'uuid', ...native(mssql.Char, 36),
+    values: [['A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11']] }
 ]
 
 t.test('mssql values – every type, as the driver delivers it, arrives exactly in the wire format', async (t) => {

@@ -1,192 +1,15 @@
 /**
- * Pagination, query streams and describe errors. The bodies that say nothing engine-specific run
- * for every engine with a local server (`for (const engine of ENGINES)`, as Kysely's tests do):
- * PostgreSQL, and MariaDB again, so that both dialects are held to the same behaviour.
- * PostgreSQL-only checks (the plan, the session, connections) follow.
+ * PostgreSQL-only checks: the plan of a keyset page, the session, names and estimates, lost
+ * connections. What every engine does alike: source-pagination.test.ts.
  */
 import t from 'tap'
 import { buildPageSql } from '../src/postgres/postgres-sql.js'
-import { PostgresDialect, createSourceDialect, keyOf, streamPages, type SourceDialect, type WireRow } from '../src/index.js'
+import { PostgresDialect, createSourceDialect, keyOf } from '../src/index.js'
+import { ORDER_LINES_ROWS, engine, orderLines as lines, setUpOrderLines } from './engines.js'
 import { createPostgresSourceDatabase } from './fixtures-pg.js'
-import { createSourceDatabase, stream } from './fixtures.js'
+import { stream } from './fixtures.js'
 
-interface EngineDatabase {
-  readonly url: string
-  /** Runs set-up SQL (DDL, literal inserts) as the test's admin. */
-  exec (sql: string): Promise<void>
-}
-
-interface Engine {
-  readonly name: string
-  /** Quotes an identifier as the engine does. */
-  q (name: string): string
-  /** How describe errors name a table of the test database. */
-  readonly tablePattern: (table: string) => string
-  database (t: { teardown (fn: () => unknown): void }): Promise<EngineDatabase>
-}
-
-const ENGINES: readonly Engine[] = [
-  {
-    name: 'postgres',
-    q: (name) => `"${name}"`,
-    tablePattern: (table) => `"public"\\."${table}"`,
-    async database (t) {
-      const db = await createPostgresSourceDatabase(t)
-      return { url: db.url, exec: async (sql) => { await db.admin.query(sql) } }
-    }
-  },
-  {
-    name: 'mysql',
-    q: (name) => `\`${name}\``,
-    tablePattern: (table) => `\`sisporta_src_\\w+\`\\.\`${table}\``,
-    async database (t) {
-      const db = await createSourceDatabase(t)
-      return { url: db.url, exec: async (sql) => { await db.admin.query(sql) } }
-    }
-  }
-]
-
-const ROWS = 2_500
-type Line = [string, number, string]
-
-/** `Order Lines`: composite key (doc, line), 2,500 rows inserted in shuffled order. */
-async function setUp (t: { teardown (fn: () => unknown): void }, engine: Engine): Promise<{ db: EngineDatabase, dialect: SourceDialect, expected: Line[] }> {
-  const db = await engine.database(t)
-  await db.exec(`CREATE TABLE ${engine.q('Order Lines')} (
-    doc VARCHAR(20) NOT NULL, line INT NOT NULL, qty DECIMAL(12,3) NOT NULL, note VARCHAR(40),
-    PRIMARY KEY (doc, line))`)
-  const expected: Line[] = []
-  for (let d = 0; d < 125; d++) {
-    for (let l = 1; l <= 20; l++) expected.push([`D${String(d).padStart(4, '0')}`, l, `${d}.${String(l).padStart(3, '0')}`])
-  }
-  const shuffled = [...expected].sort(() => Math.random() - 0.5)
-  const rows = shuffled.map(([doc, line, qty]) => `('${doc}', ${line}, ${qty}, '${line % 2 === 0 ? 'why? $1' : 'ok'}')`)
-  await db.exec(`INSERT INTO ${engine.q('Order Lines')} (doc, line, qty, note) VALUES ${rows.join(', ')}`)
-  const dialect = createSourceDialect(db.url, { poolSize: 2 })
-  t.teardown(() => dialect.close())
-  return { db, dialect, expected }
-}
-
-const lines = stream({
-  name: 'order_lines',
-  source: { table: 'Order Lines' },
-  key: ['document', 'line_no'],
-  columns: [
-    { name: 'document', from: 'DOC', type: 'string' },
-    { name: 'line_no', from: 'line', type: 'int' },
-    { name: 'quantity', from: 'qty', type: 'decimal' }
-  ]
-})
-
-for (const engine of ENGINES) {
-  t.test(`pagination – ${engine.name}: composite key, every row exactly once, in key order, 1000 per page`, async (t) => {
-    const { dialect, expected } = await setUp(t, engine)
-    const pages: WireRow[][] = []
-    for await (const page of streamPages(dialect, lines, 1000)) pages.push(page)
-    t.same(pages.map((p) => p.length), [1000, 1000, 500])
-    t.same(pages.flat(), expected, 'all 2,500 rows, each once, in (doc, line) order, values exact')
-  })
-
-  t.test(`pagination – ${engine.name}: readPage continues after a composite key; resumes from a checkpoint`, async (t) => {
-    const { dialect, expected } = await setUp(t, engine)
-    const first = await dialect.readPage(lines, undefined, 7)
-    t.same(first, expected.slice(0, 7))
-    t.same(keyOf(lines, first[6]!), ['D0000', 7])
-    t.same(await dialect.readPage(lines, keyOf(lines, first[6]!), 30), expected.slice(7, 37), 'crosses from doc D0000 into D0001')
-    t.same(await dialect.readPage(lines, ['D0124', 19], 1000), [expected[ROWS - 1]])
-    t.same(await dialect.readPage(lines, ['D0124', 20], 1000), [], 'after the last key there is nothing')
-    const pages: number[] = []
-    for await (const page of streamPages(dialect, lines, 500, { readAhead: false })) pages.push(page.length)
-    t.same(pages, [500, 500, 500, 500, 500], 'an exact multiple yields no empty page')
-    const resumed: WireRow[] = []
-    for await (const page of streamPages(dialect, lines, 1000, { after: ['D0099', 20] })) resumed.push(...page)
-    t.same(resumed, expected.slice(2000), 'resumes after a checkpointed key')
-    await t.rejects(dialect.readPage(lines, ['D0001'], 10), { code: 'SIS_SRC_ARGUMENT', message: /'after' has 1 values, the key \(document, line_no\) has 2/ })
-    await t.rejects(dialect.readPage(lines, ['D0001', null], 10), { code: 'SIS_SRC_ARGUMENT', message: /NULL for key column 'line_no'/ })
-    await t.rejects(dialect.readPage(lines, undefined, 0), { code: 'SIS_SRC_ARGUMENT' })
-  })
-
-  t.test(`pagination – ${engine.name}: a query stream paginates too, with placeholders inside its literals`, async (t) => {
-    const { dialect, expected } = await setUp(t, engine)
-    const even = stream({
-      name: 'even_lines',
-      source: { query: `SELECT l.doc AS document, l.line AS line_no, l.qty * 2 AS twice FROM ${engine.q('Order Lines')} l WHERE l.note = 'why? $1' -- even lines\n;` },
-      key: ['document', 'line_no'],
-      columns: [
-        { name: 'document', from: 'document', type: 'string' },
-        { name: 'line_no', from: 'LINE_NO', type: 'int' },
-        { name: 'twice', from: 'twice', type: 'decimal' }
-      ]
-    })
-    const d = await dialect.describe(even)
-    t.equal(d.object, '(query)')
-    t.same(d.columns.map((c) => c.from), ['document', 'line_no', 'twice'])
-    t.equal(await dialect.estimateRows(even), undefined)
-    const rows: WireRow[] = []
-    const sizes: number[] = []
-    for await (const page of streamPages(dialect, even, 300)) { rows.push(...page); sizes.push(page.length) }
-    t.same(sizes, [300, 300, 300, 300, 50])
-    t.same(rows, expected.filter(([, line]) => line % 2 === 0).map(([doc, line, qty]) => [doc, line, (Number(qty) * 2).toFixed(3)]))
-  })
-
-  t.test(`pagination – ${engine.name}: bigint and decimal keys beyond 2^53 compare exactly`, async (t) => {
-    const db = await engine.database(t)
-    const base = 9007199254740992n
-    const ids = [0n, 1n, 2n, 3n].map((i) => (base + i).toString())
-    const ns = ['99999999999999999999999999999999999998', '99999999999999999999999999999999999999']
-    await db.exec('CREATE TABLE ids (id BIGINT NOT NULL, n DECIMAL(38,0) NOT NULL, PRIMARY KEY (id, n))')
-    await db.exec(`INSERT INTO ids VALUES ${ids.flatMap((id) => ns.map((n) => `(${id}, ${n})`)).join(', ')}`)
-    const dialect = createSourceDialect(db.url)
-    t.teardown(() => dialect.close())
-    const s = stream({ name: 'ids', source: { table: 'ids' }, key: ['id', 'n'], columns: [{ name: 'id', from: 'id', type: 'bigint' }, { name: 'n', from: 'n', type: 'decimal' }] })
-    const rows: WireRow[] = []
-    for await (const page of streamPages(dialect, s, 1)) rows.push(...page)
-    t.same(rows, ids.flatMap((id) => ns.map((n) => [id, n])), 'page size 1: no row skipped or repeated')
-  })
-
-  t.test(`describe – ${engine.name}: a missing column fails clearly, naming stream and column`, async (t) => {
-    const { dialect } = await setUp(t, engine)
-    const broken = stream({
-      name: 'order_lines',
-      source: { table: 'Order Lines' },
-      key: ['document'],
-      columns: [{ name: 'document', from: 'doc', type: 'string' }, { name: 'price', from: 'Preco', type: 'decimal' }]
-    })
-    const err = await dialect.describe(broken).then(() => undefined, (e: unknown) => e)
-    t.match(err, { code: 'SIS_SRC_COLUMN_NOT_FOUND', stream: 'order_lines', column: 'price' })
-    t.match((err as Error).message, new RegExp(`^stream 'order_lines': source column 'Preco' \\(mapped to column 'price', type decimal\\) is not in table ${engine.tablePattern('Order Lines')}, which has: doc `))
-    await t.rejects(dialect.readPage(broken, undefined, 10), { code: 'SIS_SRC_COLUMN_NOT_FOUND' }, 'readPage describes first')
-    const brokenQuery = stream({ name: 'q_stream', source: { query: `SELECT doc FROM ${engine.q('Order Lines')}` }, key: ['document'], columns: [{ name: 'document', from: 'document', type: 'string' }] })
-    await t.rejects(dialect.describe(brokenQuery), { code: 'SIS_SRC_COLUMN_NOT_FOUND', column: 'document', message: /stream 'q_stream': source column 'document' .* is not in the query's result, which has: doc / })
-  })
-
-  t.test(`describe – ${engine.name}: missing table, bad query, unusable key, missing version column`, async (t) => {
-    const { dialect } = await setUp(t, engine)
-    const cols = [{ name: 'document', from: 'doc', type: 'string' as const }]
-    await t.rejects(dialect.describe(stream({ name: 's1', source: { table: 'nope' }, key: ['document'], columns: cols })),
-      { code: 'SIS_SRC_TABLE_NOT_FOUND', message: /stream 's1': source table '\w+\.nope' does not exist/ })
-    await t.rejects(dialect.describe(stream({ name: 's2', source: { query: 'SELEC doc FROM x' }, key: ['document'], columns: cols })),
-      { code: 'SIS_SRC_QUERY', message: /stream 's2': the source query cannot run: / })
-    await t.rejects(dialect.describe(stream({ name: 's3', source: { table: 'Order Lines', version: 'changed_at' }, key: ['document'], columns: cols })),
-      { code: 'SIS_SRC_COLUMN_NOT_FOUND', message: /stream 's3': version column 'changed_at'/ })
-    await t.rejects(dialect.describe(stream({ name: 's4', source: { table: 'Order Lines' }, key: ['line_no'], columns: [{ name: 'line_no', from: 'line', type: 'float' }] })),
-      { code: 'SIS_SRC_KEY', column: 'line_no', message: /stream 's4': key column 'line_no' .*float column cannot be a key/ })
-    await t.rejects(dialect.describe(stream({ name: 's5', source: { table: 'Order Lines' }, key: ['doc_no'], columns: [{ name: 'doc_no', from: 'doc', type: 'int' }] })),
-      { code: 'SIS_SRC_KEY', message: /text column type .*varying.*\(20\); declare it as string|text column type varchar\(20\); declare it as string/ })
-    await t.rejects(dialect.describe(stream({ name: 's6', source: { table: 'Order Lines' }, key: ['other'], columns: cols })),
-      { code: 'SIS_SRC_KEY', message: /key column 'other' is not among the mapped columns/ })
-    await t.rejects(dialect.describe(stream({ name: 's7', source: { table: 'other_db.t' }, key: ['document'], columns: cols })),
-      { code: 'SIS_SRC_TABLE_NOT_FOUND' })
-  })
-
-  t.test(`pagination – ${engine.name}: a key that is not unique in the source is an error, not skipped rows`, async (t) => {
-    const { dialect } = await setUp(t, engine)
-    const dup = stream({ name: 'docs', source: { query: `SELECT doc, qty FROM ${engine.q('Order Lines')}` }, key: ['doc'], columns: [{ name: 'doc', from: 'doc', type: 'string' }, { name: 'qty', from: 'qty', type: 'decimal' }] })
-    await t.rejects(dialect.readPage(dup, undefined, 100), { code: 'SIS_SRC_KEY', message: /stream 'docs': two source rows have the key \{doc: 'D0000'\}/ })
-  })
-}
-
-const postgres = ENGINES[0]!
+const postgres = engine('postgres')
 
 t.test('pagination – postgres: the keyset page is an index range scan, not a filter from the start', async (t) => {
   const db = await createPostgresSourceDatabase(t)
@@ -201,7 +24,7 @@ t.test('pagination – postgres: the keyset page is an index range scan, not a f
 })
 
 t.test('session – postgres: pages are read-only READ COMMITTED statements, no transaction left open', async (t) => {
-  const { db, dialect } = await setUp(t, postgres)
+  const { db, dialect } = await setUpOrderLines(t, postgres)
   const s = stream({
     name: 'session',
     source: { query: "SELECT 1 AS id, current_setting('transaction_read_only') AS ro, current_setting('transaction_isolation') AS iso, current_setting('TimeZone') AS tz" },
@@ -228,7 +51,7 @@ t.test('session – postgres: pages are read-only READ COMMITTED statements, no 
   await t.rejects(dialect.describe(cte), { code: 'SIS_SRC_QUERY', message: /data-modifying statement must be at the top level/ }, 'wrapping alone refuses a writing query')
   const several = stream({ name: 'several', source: { query: 'SELECT 1 AS id) AS q; SELECT * FROM (SELECT 1 AS id' }, key: ['id'], columns: [{ name: 'id', from: 'id', type: 'int' }] })
   await t.rejects(dialect.describe(several), { code: 'SIS_SRC_QUERY', message: /cannot insert multiple commands into a prepared statement/ }, 'a query is one statement')
-  t.equal((await dialect.readPage(lines, undefined, 1_000_000)).length, ROWS, 'nothing was deleted')
+  t.equal((await dialect.readPage(lines, undefined, 1_000_000)).length, ORDER_LINES_ROWS, 'nothing was deleted')
   await dialect.close()
   await dialect.close()
   await t.rejects(dialect.readPage(s, undefined, 10), { code: 'SIS_SRC_CLOSED' })
@@ -265,7 +88,7 @@ t.test('describe – postgres: schema.table, case folding, views, estimates, dup
 })
 
 t.test('connections – postgres: a dropped idle connection is replaced; a killed read is a transient error', async (t) => {
-  const { db, expected } = await setUp(t, postgres)
+  const { db, expected } = await setUpOrderLines(t, postgres)
   const warnings: object[] = []
   const dialect = createSourceDialect(db.url, { log: { debug: () => {}, warn: (obj) => { warnings.push(obj) } } })
   t.teardown(() => dialect.close())
@@ -293,5 +116,5 @@ t.test('connections – postgres: a dropped idle connection is replaced; a kille
   }
   const err = await reading
   t.match(err, { code: 'SIS_SRC_READ', stream: 'slow', transient: true, message: /stream 'slow': could not read a page: .*(terminating connection due to administrator command \(SQLSTATE 57P01\)|Connection terminated)/ })
-  t.same(await dialect.readPage(lines, ['D0124', 19], 10), [expected[ROWS - 1]], 'and the dialect reads on')
+  t.same(await dialect.readPage(lines, ['D0124', 19], 10), [expected[ORDER_LINES_ROWS - 1]], 'and the dialect reads on')
 })

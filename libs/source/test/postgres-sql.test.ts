@@ -1,6 +1,6 @@
 import t from 'tap'
 import {
-  SESSION_SQL, buildKeysetCondition, buildPageSql, buildQueryDescribeSql, quoteIdentifier, quoteQualified, wrapQuery
+  SESSION_SQL, buildKeysetCondition, buildPageSql, buildQueryDescribeSql, quoteIdentifier, quoteQualified
 } from '../src/postgres/postgres-sql.js'
 
 t.test('postgres sql – single key: first page and next page', async (t) => {
@@ -30,7 +30,6 @@ t.test('postgres sql – a query stream is wrapped as a derived table', async (t
   t.equal(buildPageSql(spec, true),
     'SELECT "sku", "price" FROM (\nSELECT p.code AS sku, p.price FROM products p WHERE p.active AND p.note <> \'$1\' -- live only\n) AS q WHERE "sku" > $1 ORDER BY "sku" LIMIT $2')
   t.equal(buildQueryDescribeSql('SELECT 1 AS a;'), 'SELECT * FROM (\nSELECT 1 AS a\n) AS q LIMIT 0')
-  t.equal(wrapQuery('SELECT 1'), '(\nSELECT 1\n) AS q')
 })
 
 t.test('postgres sql – arrays and composite values are selected as JSON', async (t) => {

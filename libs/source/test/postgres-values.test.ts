@@ -6,9 +6,7 @@ import {
 } from '../src/postgres/postgres-values.js'
 import { createPostgresSourceDatabase } from './fixtures-pg.js'
 import { stream } from './fixtures.js'
-
-const EMOJI = 'Olá, São Paulo — ação «ü» 🚀👩🏽‍💻 中文'
-const LONG = 'ção🚀'.repeat(20_480) // 100 KB of characters, 245,760 bytes of UTF-8
+import { EMOJI, LONG, assertValueErrors, readValueRows } from './value-checks.js'
 
 const values = stream({
   source: { table: 'vals' },
@@ -90,74 +88,37 @@ async function setUp (t: { teardown (fn: () => unknown): void }): Promise<Source
 }
 
 t.test('postgres values – every type arrives exactly in the wire format', async (t) => {
-  const dialect = await setUp(t)
-  const rows = await dialect.readPage(values, undefined, 10)
-  t.equal(rows.length, 3)
-  const row = (i: number): Record<string, unknown> => Object.fromEntries(values.columns.map((c, j) => [c.name, rows[i]![j]]))
-  const [a, b, nulls] = [row(0), row(1), row(2)]
-
+  // readValueRows checks what every engine delivers alike; below, this engine's own types
+  const [a, b] = await readValueRows(t, await setUp(t), values)
   t.equal(a.dec38, '1234567890123456789012345678.0123456789', 'numeric(38,10) keeps all 38 digits')
   t.equal(b.dec38, '-9999999999999999999999999999.9999999999', 'negative, 38 digits')
-  t.equal(a.money, '123456789012345.6789', 'numeric(19,4) exact')
-  t.equal(b.money, '-0.0100', 'numeric(19,4) negative keeps its scale')
   t.equal(a.dec_free, '0.000000000000000000000000000001', 'unconstrained numeric, as written')
   t.equal(b.dec_free, '123456789012345678901234567890.123456789012345678901234567890', '60 digits')
   t.equal(a.big, '9223372036854775807', 'bigint maximum')
   t.equal(b.big, '-9223372036854775808', 'bigint minimum')
   t.equal(a.big2, '9007199254740993', 'bigint beyond 2^53')
   t.equal(b.big2, '-9007199254740993')
-  t.equal(a.at6, '2024-02-29T23:59:59.123456', 'timestamp(6) microseconds, wall clock')
-  t.equal(b.at6, '2024-01-01T00:00:00.000001')
   t.equal(a.at3, '2024-01-02T03:04:05.12', 'timestamp(3): PostgreSQL writes no trailing zeros; same instant')
-  t.equal(b.at3, '2024-01-01T00:00:00.001')
-  t.equal(a.at0, '1999-12-31T23:59:59', 'timestamp(0) without fraction')
-  t.equal(b.at0, '2024-01-01T00:00:00')
   t.equal(a.attz, '2024-03-10T04:30:00.5', 'timestamptz as the UTC wall clock')
   t.equal(b.attz, '2024-01-01T00:00:00')
-  t.equal(a.day, '2024-02-29')
-  t.equal(b.day, '0001-01-01')
   t.equal(a.clock, '13:45:00.125', 'time as its text')
-  t.equal(a.txt, EMOJI, 'emoji, accents, CJK')
-  t.equal(b.txt, '', 'empty string is not NULL')
-  t.equal(a.long_text, LONG, '100 KB text')
-  t.equal((a.long_text as string).length, LONG.length)
   t.equal(a.code, 'AB    ', 'char(6) padded as stored')
   t.equal(b.code, '      ')
   t.equal(a.flag, true)
   t.equal(b.flag, false)
-  t.equal(a.flag_bit, true, 'bit(1) → true')
-  t.equal(b.flag_bit, false)
-  t.equal(a.flag_int, true, 'smallint 1 → true')
-  t.equal(b.flag_int, false)
-  t.equal(a.bytes, Buffer.from([0x00, 0xff, 0x10]).toString('base64'), 'bytea as base64')
-  t.equal(b.bytes, '', 'empty bytea')
-  t.same(a.doc, { a: [1, 2, { b: 'ç' }], n: 1.5, s: '🚀' }, 'json parsed')
   t.same(a.docb, { a: [true, null], n: 1.5, s: '🚀' }, 'jsonb parsed')
-  t.same(b.doc, [])
   t.same(b.docb, {})
   t.same(a.tags, ['x', 'y "z"', null], 'text[] as a JSON array')
   t.same(b.tags, [])
   t.equal(a.uid, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'uuid lower-case')
   t.equal(a.uid_text, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', 'uuid from char(36), lower-cased')
-  t.equal(a.uid_bytes, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a13', 'uuid from 16 bytes of bytea')
-  t.equal(a.ratio, 0.1, 'real 0.1 is 0.1, not 0.10000000149011612')
-  t.equal(b.ratio, -1.5)
-  t.equal(a.ratio_double, 0.1)
-  t.equal(b.ratio_double, 1e300)
-  t.equal(a.qty, -2147483648)
-  t.equal(b.qty, 2147483647)
   t.equal(a.small, 32767)
   t.equal(b.small, -32768)
   t.equal(a.amount, '99.5000', 'a domain reads as its base type')
   t.equal(a.span, '1 day 02:00:00', 'interval as its text')
   t.equal(a.big_as_text, '9223372036854775807')
-  t.equal(a.at6_as_text, '2024-02-29 23:59:59.123456', 'a timestamp read as string keeps the source text')
   t.equal(a.flag_as_text, 't')
   t.equal(a.money_as_float, 123456789012345.67)
-  for (const c of values.columns) {
-    if (c.name !== 'id') t.equal(nulls[c.name], null, `${c.name}: NULL is null`)
-  }
-  t.equal(nulls.id, 3)
 })
 
 t.test('postgres values – describe reports the source types', async (t) => {
@@ -186,13 +147,7 @@ t.test('postgres values – a value that does not convert names stream, column, 
     'NaN', 'infinity', '{1,2}', '0044-03-15 BC', 'olá')`)
   const dialect = createSourceDialect(db.url)
   t.teardown(() => dialect.close())
-  const one = (column: { from: string, type: 'bool' | 'int' | 'string' | 'json' | 'decimal' | 'datetime' | 'date' | 'binary', scale?: number, length?: number, nullable?: boolean }) => stream({
-    name: 'odd_stream',
-    source: { table: 'odd' },
-    key: ['code'],
-    columns: [{ name: 'code', from: 'code', type: 'string' }, { name: 'value', ...column }]
-  })
-  const cases: [Parameters<typeof one>[0], RegExp][] = [
+  await assertValueErrors(t, dialect, [
     [{ from: 'flag', type: 'bool' }, /value '2' is neither 0 nor 1/],
     [{ from: 'big', type: 'int' }, /value '3000000000' is outside the 32-bit integer range/],
     [{ from: 'bytes', type: 'string' }, /value '\\xff' bytes are not valid UTF-8/],
@@ -204,13 +159,7 @@ t.test('postgres values – a value that does not convert names stream, column, 
     [{ from: 'arr', type: 'string' }, /is a PostgreSQL array \(integer\[\]\), which converts only to type json/],
     [{ from: 'bc', type: 'date' }, /value '0044-03-15 BC' is not a date from year 1 to 9999 \(BC dates and infinity have no wire form\)/],
     [{ from: 'word', type: 'binary', length: 3 }, /does not fit the declared column: longer than 3 bytes/]
-  ]
-  for (const [column, message] of cases) {
-    const err = await dialect.readPage(one(column), undefined, 10).then(() => undefined, (e: unknown) => e)
-    t.match(err, { code: 'SIS_SRC_VALUE', stream: 'odd_stream', column: 'value' }, `${column.from} as ${column.type}`)
-    t.match((err as Error).message, /^stream 'odd_stream', column 'value' \(from \w+ .+ to \w+\), row \{code: 'A1'\}: /)
-    t.match((err as Error).message, message)
-  }
+  ])
 })
 
 const info = (dataType: string, extra: Partial<PostgresColumnInfo> = {}): PostgresColumnInfo =>

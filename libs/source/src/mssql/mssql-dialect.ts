@@ -1,12 +1,15 @@
 import type { StreamConfig } from '@sisporta/contracts'
-import { checkAfter, checkKeysIncrease, convertRows, createRowConversion, type RowConversion } from '../convert-rows.js'
+import { checkPageSize, convertPage, createRowConversion, type RowConversion } from '../convert-rows.js'
 import { SourceError } from '../errors.js'
+import { afterParameters, prepareKeyParameters } from '../key-parameters.js'
+import { PreparedStreams } from '../prepared-streams.js'
+import { ReadGuard } from '../read-errors.js'
 import type {
   KeyValues, SourceDescription, SourceDialect, SourceDialectOptions, SourceLogger, WireRow
 } from '../source-dialect.js'
 import { describeSourceValue } from '../wire-convert.js'
 import {
-  createMssqlPool, driverMessage, driverTypeName, isTransientMssqlError, runMssql,
+  MSSQL_ERRORS, createMssqlPool, driverTypeName, runMssql,
   type MssqlColumnMetadataLike, type MssqlPoolLike, type MssqlRows
 } from './mssql-driver.js'
 import {
@@ -58,9 +61,13 @@ export class MssqlDialect implements SourceDialect {
   readonly #pool: MssqlPoolLike
   readonly #log: SourceLogger | undefined
   readonly #allowWritableLogin: boolean
-  readonly #prepared = new WeakMap<StreamConfig, Promise<PreparedStream>>()
+  readonly #prepared = new PreparedStreams<PreparedStream>()
   #database: Promise<MssqlDatabaseFacts> | undefined
-  #closed = false
+  // the schema (or snapshot isolation) may have changed under a prepared stream: ask again next time
+  readonly #reads = new ReadGuard(MSSQL_ERRORS, (stream) => {
+    this.#prepared.forget(stream)
+    this.#database = undefined
+  })
 
   constructor (pool: MssqlPoolLike, options: MssqlDialectOptions = {}) {
     this.#pool = pool
@@ -71,7 +78,7 @@ export class MssqlDialect implements SourceDialect {
   async describe (stream: StreamConfig): Promise<SourceDescription> {
     // always asks the server again: the source schema, its settings or the login's permissions
     // may have changed since the last load
-    this.#prepared.delete(stream)
+    this.#prepared.forget(stream)
     this.#database = undefined
     const prepared = await this.#prepare(stream)
     const { description, uniqueIndex } = prepared.introspection
@@ -86,15 +93,12 @@ export class MssqlDialect implements SourceDialect {
   }
 
   async readPage (stream: StreamConfig, after: KeyValues | undefined, limit: number): Promise<WireRow[]> {
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MSSQL_MAX_PAGE_ROWS) {
-      throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': page size must be an integer from 1 to ${MSSQL_MAX_PAGE_ROWS}, got ${limit}`, { stream: stream.name })
-    }
+    checkPageSize(stream, limit, MSSQL_MAX_PAGE_ROWS)
     const prepared = await this.#prepare(stream)
     const params: MssqlParameter[] = [{ name: PAGE_SIZE_PARAMETER, type: { kind: 'int' }, value: limit }]
     if (after !== undefined) {
-      checkAfter(stream, prepared.keyIndexes.length, after).forEach((value, k) => {
-        const key = prepared.keyParameters[k]!
-        params.push({ name: keyParameterName(k), type: key.type, value: key.toParameter(value) })
+      afterParameters(stream, prepared.keyParameters, after).forEach((value, k) => {
+        params.push({ name: keyParameterName(k), type: prepared.keyParameters[k]!.type, value })
       })
     }
     const sql = after === undefined ? prepared.firstPageSql : prepared.nextPageSql
@@ -104,8 +108,7 @@ export class MssqlDialect implements SourceDialect {
       checkResultColumns(stream, prepared, result.columns)
       prepared.checked = true
     }
-    const rows = convertRows(stream, prepared, result.rows)
-    checkKeysIncrease(stream, prepared.keyIndexes, rows)
+    const rows = convertPage(stream, prepared, result.rows)
     if (prepared.keyNormalisers !== undefined) checkCollatedKeysIncrease(stream, prepared, rows)
     this.#log?.debug({ stream: stream.name, rows: rows.length, ms: Math.round(performance.now() - started) }, 'source page read')
     return rows
@@ -119,29 +122,20 @@ export class MssqlDialect implements SourceDialect {
     return estimate === null || estimate === undefined ? undefined : Number(estimate)
   }
 
-  async close (): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    await this.#pool.close()
+  close (): Promise<void> {
+    return this.#reads.close(() => this.#pool.close())
   }
 
   #prepare (stream: StreamConfig): Promise<PreparedStream> {
-    let prepared = this.#prepared.get(stream)
-    if (prepared === undefined) {
+    return this.#prepared.get(stream, async () => {
       const run: MssqlRunner = (sql, params) => this.#run(stream, 'describe the source', sql, params)
-      prepared = this.#databaseFacts(stream)
-        .then(async (database) => {
-          const introspection = await introspectMssqlStream(run, stream, database)
-          if ('table' in introspection.source) {
-            this.#checkWriteAccess(stream, await findObjectWriteAccess(run, introspection.source.table), database)
-          }
-          return prepare(stream, introspection, database)
-        })
-      // a failed describe is not remembered: the next call asks again
-      prepared.catch(() => { if (this.#prepared.get(stream) === prepared) this.#prepared.delete(stream) })
-      this.#prepared.set(stream, prepared)
-    }
-    return prepared
+      const database = await this.#databaseFacts(stream)
+      const introspection = await introspectMssqlStream(run, stream, database)
+      if ('table' in introspection.source) {
+        this.#checkWriteAccess(stream, await findObjectWriteAccess(run, introspection.source.table), database)
+      }
+      return prepare(stream, introspection, database)
+    })
   }
 
   /** The database's facts, and the login's database-wide write check, once per dialect. */
@@ -172,17 +166,8 @@ export class MssqlDialect implements SourceDialect {
       { stream: stream.name })
   }
 
-  async #run (stream: StreamConfig, doing: string, sql: string, params: readonly MssqlParameter[] = []): Promise<MssqlRows> {
-    if (this.#closed) throw new SourceError('SIS_SRC_CLOSED', `stream '${stream.name}': the source dialect is closed`, { stream: stream.name })
-    try {
-      return await runMssql(this.#pool, sql, params)
-    } catch (err) {
-      if (err instanceof SourceError) throw err
-      // the schema (or snapshot isolation) may have changed under a prepared stream: ask again next time
-      this.#prepared.delete(stream)
-      this.#database = undefined
-      throw new SourceError('SIS_SRC_READ', `stream '${stream.name}': could not ${doing}: ${driverMessage(err)}`, { stream: stream.name, cause: err, transient: isTransientMssqlError(err) })
-    }
+  #run (stream: StreamConfig, doing: string, sql: string, params: readonly MssqlParameter[] = []): Promise<MssqlRows> {
+    return this.#reads.run(stream, doing, () => runMssql(this.#pool, sql, params))
   }
 }
 
@@ -203,15 +188,7 @@ function prepare (stream: StreamConfig, introspection: MssqlIntrospection, datab
     }
   })
   const conversion = createRowConversion(stream, description, stream.columns.map((c, i) => createMssqlValueConverter(c.type, infos[i]!)))
-  const keyParameters = conversion.keyIndexes.map((i) => {
-    const column = stream.columns[i]!
-    const info = infos[i]!
-    const problem = mssqlKeyProblem(column.type, info)
-    if (problem !== undefined) {
-      throw new SourceError('SIS_SRC_KEY', `stream '${stream.name}': key column '${column.name}' (from ${description.columns[i]!.from} ${info.columnType}, type ${column.type}): ${problem}`, { stream: stream.name, column: column.name })
-    }
-    return createMssqlKeyParameter(column.type, info)
-  })
+  const keyParameters = prepareKeyParameters(stream, introspection, conversion.keyIndexes, { keyProblem: mssqlKeyProblem, createKeyParameter: createMssqlKeyParameter })
   const readForms = stream.columns.map((c, i) => mssqlReadForm(c.type, infos[i]!))
   const isolation: MssqlIsolation = stream.source.nolock === true ? 'READ UNCOMMITTED' : database.snapshotIsolation ? 'SNAPSHOT' : 'READ COMMITTED'
   const spec = {

@@ -5,6 +5,7 @@
  */
 import mssql from 'mssql'
 import { SourceError } from '../errors.js'
+import type { DriverErrors } from '../read-errors.js'
 import type { SourceDialectOptions } from '../source-dialect.js'
 import type { MssqlParameter, MssqlParameterType } from './mssql-sql.js'
 import { parseMssqlUrl, type MssqlConnectionSettings } from './mssql-url.js'
@@ -166,3 +167,6 @@ export function driverMessage (err: unknown): string {
   }
   return String(err)
 }
+
+/** The mssql driver's errors as the shared read errors name and classify them. */
+export const MSSQL_ERRORS: DriverErrors = Object.freeze({ message: driverMessage, isTransient: isTransientMssqlError })

@@ -8,7 +8,7 @@ import type { StreamConfig } from '@sisporta/contracts'
 import { SourceError } from '../errors.js'
 import { matchColumns, type AvailableColumn } from '../match-columns.js'
 import type { SourceDescription } from '../source-dialect.js'
-import { keyColumnIndexes } from '../stream-keys.js'
+import { streamSource } from '../stream-source.js'
 import type { MssqlRows } from './mssql-driver.js'
 import {
   DATABASE_SQL, DESCRIBE_QUERY_SQL, FIND_OBJECT_SQL, LOGIN_WRITE_CHECKS, LOGIN_WRITE_SQL, OBJECT_WRITE_CHECKS, OBJECT_WRITE_SQL,
@@ -96,14 +96,10 @@ function isYes (value: unknown): boolean {
  * finds the unique index that covers the key. Errors name the stream, the column and the types.
  */
 export async function introspectMssqlStream (run: MssqlRunner, stream: StreamConfig, database: MssqlDatabaseFacts): Promise<MssqlIntrospection> {
-  const { table, query } = stream.source
-  if ((table === undefined) === (query === undefined)) {
-    throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': source needs exactly one of table or query`, { stream: stream.name })
-  }
-  keyColumnIndexes(stream) // fails early on a key that is not mapped
-  return table !== undefined
-    ? await introspectTable(run, stream, table, database)
-    : await introspectQuery(run, stream, query!)
+  const source = streamSource(stream)
+  return 'table' in source
+    ? await introspectTable(run, stream, source.table, database)
+    : await introspectQuery(run, stream, source.query)
 }
 
 async function introspectTable (run: MssqlRunner, stream: StreamConfig, table: string, database: MssqlDatabaseFacts): Promise<MssqlIntrospection> {

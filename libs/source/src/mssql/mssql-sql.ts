@@ -5,6 +5,7 @@
  * parameters (`@n`, `@k1`, …), which the driver sends through `sp_executesql`.
  */
 import { SourceError } from '../errors.js'
+import { QUERY_ALIAS, quoteName, wrapQuery } from '../sql-text.js'
 
 /** A table (or view) as `[schema, name]`, or a custom query wrapped as a derived table. */
 export type MssqlSourceObject =
@@ -97,8 +98,6 @@ export interface MssqlParameter {
 
 /** Alias of the table in a page query; qualifying every column with it keeps ORDER BY on the stored column, not on a converted alias of the same name. */
 export const TABLE_ALIAS = 's'
-/** Alias of a wrapped `query:` stream. */
-export const QUERY_ALIAS = 'q'
 /** Name of the page-size parameter. */
 export const PAGE_SIZE_PARAMETER = 'n'
 
@@ -114,28 +113,12 @@ export function keyParameterName (i: number): string {
  * quoteIdentifier('Preço [unit]') // '[Preço [unit]]]'
  */
 export function quoteIdentifier (name: string): string {
-  if (name.length === 0 || name.length > 128 || name.includes('\u0000')) {
-    throw new SourceError('SIS_SRC_ARGUMENT', `invalid SQL Server identifier ${JSON.stringify(name)}`)
-  }
-  return `[${name.replaceAll(']', ']]')}]`
+  return quoteName(name, '[', ']', { maxLength: 128, engine: 'SQL Server' })
 }
 
 /** Quotes a dotted name part by part: `['dbo', 'Produtos']` → `[dbo].[Produtos]`. */
 export function quoteQualified (parts: readonly string[]): string {
   return parts.map(quoteIdentifier).join('.')
-}
-
-/** A `query:` stream's text without the trailing semicolons and blanks that would break wrapping. */
-export function trimQuery (query: string): string {
-  return query.trim().replace(/[\s;]+$/, '')
-}
-
-/**
- * A `query:` stream as a derived table. The newline before `)` keeps a trailing `-- comment`
- * of the query from swallowing the parenthesis.
- */
-export function wrapQuery (query: string): string {
-  return `(\n${trimQuery(query)}\n) AS ${QUERY_ALIAS}`
 }
 
 /** `SET TRANSACTION ISOLATION LEVEL …;` — inside the page's own batch, so it holds for that page only. */

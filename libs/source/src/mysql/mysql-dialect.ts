@@ -1,11 +1,13 @@
 import type { StreamConfig } from '@sisporta/contracts'
-import { checkAfter, checkKeysIncrease, convertRows, createRowConversion, type RowConversion } from '../convert-rows.js'
-import { SourceError } from '../errors.js'
+import { checkPageSize, convertPage, createRowConversion, type RowConversion } from '../convert-rows.js'
+import { afterParameters, prepareKeyParameters } from '../key-parameters.js'
+import { PreparedStreams } from '../prepared-streams.js'
+import { ReadGuard } from '../read-errors.js'
 import type {
   KeyValues, SourceDescription, SourceDialect, SourceDialectOptions, SourceLogger, WireRow
 } from '../source-dialect.js'
 import { keyColumnIndexes } from '../stream-keys.js'
-import { createMysqlPool, driverMessage, isTransientMysqlError, withReadOnlySession, type MysqlConnectionLike, type MysqlPoolLike } from './mysql-driver.js'
+import { MYSQL_ERRORS, createMysqlPool, withReadOnlySession, type MysqlConnectionLike, type MysqlPoolLike } from './mysql-driver.js'
 import { introspectMysqlStream, type MysqlIntrospection } from './mysql-introspector.js'
 import { FIND_TABLE_SQL, buildPageSql, keysetParameters } from './mysql-sql.js'
 import {
@@ -34,8 +36,9 @@ export class MysqlDialect implements SourceDialect {
   readonly #pool: MysqlPoolLike
   readonly #log: SourceLogger | undefined
   readonly #sessions = new WeakSet<object>()
-  readonly #prepared = new WeakMap<StreamConfig, Promise<PreparedStream>>()
-  #closed = false
+  readonly #prepared = new PreparedStreams<PreparedStream>()
+  // a failed read forgets the stream: the schema may have moved under it, describe again next time
+  readonly #reads = new ReadGuard(MYSQL_ERRORS, (stream) => this.#prepared.forget(stream))
 
   constructor (pool: MysqlPoolLike, options: { readonly log?: SourceLogger } = {}) {
     this.#pool = pool
@@ -44,18 +47,16 @@ export class MysqlDialect implements SourceDialect {
 
   async describe (stream: StreamConfig): Promise<SourceDescription> {
     // always asks the server again: the source schema may have changed since the last load
-    this.#prepared.delete(stream)
+    this.#prepared.forget(stream)
     const { description } = (await this.#prepare(stream)).introspection
     this.#log?.debug({ stream: stream.name, object: description.object, columns: description.columns.map((c) => `${c.from} ${c.sourceType}`) }, 'source described')
     return description
   }
 
   async readPage (stream: StreamConfig, after: KeyValues | undefined, limit: number): Promise<WireRow[]> {
-    if (!Number.isSafeInteger(limit) || limit < 1) {
-      throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': page size must be a positive integer, got ${limit}`, { stream: stream.name })
-    }
+    checkPageSize(stream, limit)
     const prepared = await this.#prepare(stream)
-    const params: unknown[] = after === undefined ? [] : keysetParameters(keyParameters(stream, prepared, after))
+    const params: unknown[] = after === undefined ? [] : keysetParameters(afterParameters(stream, prepared.keyParameters, after))
     // as text: MySQL 8.0.22+ refuses a DOUBLE for LIMIT ?, and mysql2 sends numbers as DOUBLE
     params.push(String(limit))
     const sql = after === undefined ? prepared.firstPageSql : prepared.nextPageSql
@@ -64,8 +65,7 @@ export class MysqlDialect implements SourceDialect {
       const [result] = await connection.execute({ sql, rowsAsArray: true }, params)
       return result as unknown[][]
     })
-    const rows = convertRows(stream, prepared, raw)
-    checkKeysIncrease(stream, prepared.keyIndexes, rows)
+    const rows = convertPage(stream, prepared, raw)
     this.#log?.debug({ stream: stream.name, rows: rows.length, ms: Math.round(performance.now() - started) }, 'source page read')
     return rows
   }
@@ -81,33 +81,16 @@ export class MysqlDialect implements SourceDialect {
     return estimate === null || estimate === undefined ? undefined : Number(estimate)
   }
 
-  async close (): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    await this.#pool.end()
+  close (): Promise<void> {
+    return this.#reads.close(() => this.#pool.end())
   }
 
   #prepare (stream: StreamConfig): Promise<PreparedStream> {
-    let prepared = this.#prepared.get(stream)
-    if (prepared === undefined) {
-      prepared = this.#run(stream, 'describe the source', (connection) => introspectMysqlStream(connection, stream)).then((i) => prepare(stream, i))
-      // a failed describe is not remembered: the next call asks again
-      prepared.catch(() => { if (this.#prepared.get(stream) === prepared) this.#prepared.delete(stream) })
-      this.#prepared.set(stream, prepared)
-    }
-    return prepared
+    return this.#prepared.get(stream, async () => prepare(stream, await this.#run(stream, 'describe the source', (connection) => introspectMysqlStream(connection, stream))))
   }
 
-  async #run<T> (stream: StreamConfig, doing: string, work: (connection: MysqlConnectionLike) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new SourceError('SIS_SRC_CLOSED', `stream '${stream.name}': the source dialect is closed`, { stream: stream.name })
-    try {
-      return await withReadOnlySession(this.#pool, this.#sessions, work)
-    } catch (err) {
-      if (err instanceof SourceError) throw err
-      // the schema may have moved under a prepared stream: describe again next time
-      this.#prepared.delete(stream)
-      throw new SourceError('SIS_SRC_READ', `stream '${stream.name}': could not ${doing}: ${driverMessage(err)}`, { stream: stream.name, cause: err, transient: isTransientMysqlError(err) })
-    }
+  #run<T> (stream: StreamConfig, doing: string, work: (connection: MysqlConnectionLike) => Promise<T>): Promise<T> {
+    return this.#reads.run(stream, doing, () => withReadOnlySession(this.#pool, this.#sessions, work))
   }
 }
 
@@ -121,15 +104,7 @@ export function createMysqlDialect (url: string, options: SourceDialectOptions =
 
 function prepare (stream: StreamConfig, introspection: MysqlIntrospection): PreparedStream {
   const keyIndexes = keyColumnIndexes(stream)
-  const keyParameters = keyIndexes.map((i) => {
-    const column = stream.columns[i]!
-    const info = introspection.columns[i]!
-    const problem = mysqlKeyProblem(column.type, info)
-    if (problem !== undefined) {
-      throw new SourceError('SIS_SRC_KEY', `stream '${stream.name}': key column '${column.name}' (from ${introspection.description.columns[i]!.from} ${info.columnType}, type ${column.type}): ${problem}`, { stream: stream.name, column: column.name })
-    }
-    return createMysqlKeyParameter(column.type, info)
-  })
+  const keyParameters = prepareKeyParameters(stream, introspection, keyIndexes, { keyProblem: mysqlKeyProblem, createKeyParameter: createMysqlKeyParameter })
   const spec = {
     source: introspection.source,
     columns: introspection.description.columns.map((c) => c.from),
@@ -146,8 +121,4 @@ function prepare (stream: StreamConfig, introspection: MysqlIntrospection): Prep
     nextPageSql: buildPageSql(spec, true),
     keyParameters
   }
-}
-
-function keyParameters (stream: StreamConfig, prepared: PreparedStream, after: KeyValues): unknown[] {
-  return checkAfter(stream, prepared.keyIndexes.length, after).map((value, k) => prepared.keyParameters[k]!.toParameter(value))
 }

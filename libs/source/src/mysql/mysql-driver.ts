@@ -4,6 +4,7 @@
  */
 import { createPool, type PoolOptions } from 'mysql2/promise'
 import { SourceError } from '../errors.js'
+import { connectError, readOnlySessionError, type DriverErrors } from '../read-errors.js'
 import { redact } from '../redact-url.js'
 import type { SourceDialectOptions } from '../source-dialect.js'
 import { SESSION_SQL } from './mysql-sql.js'
@@ -130,6 +131,9 @@ export function driverMessage (err: unknown): string {
   return String(err)
 }
 
+/** mysql2's errors as the shared read and connect errors name and classify them. */
+export const MYSQL_ERRORS: DriverErrors = Object.freeze({ message: driverMessage, isTransient: isTransientMysqlError })
+
 /**
  * Runs `work` on a pooled connection whose session is read-only with READ COMMITTED reads
  * (set once per connection, before its first statement), then hands the connection back; a
@@ -145,7 +149,7 @@ export async function withReadOnlySession<T> (
   try {
     connection = await pool.getConnection()
   } catch (cause) {
-    throw new SourceError('SIS_SRC_CONNECT', `cannot connect to the source: ${driverMessage(cause)}`, { cause, transient: isTransientMysqlError(cause) || isNetworkError(cause) })
+    throw connectError(cause, MYSQL_ERRORS)
   }
   let broken = false
   try {
@@ -154,7 +158,7 @@ export async function withReadOnlySession<T> (
         await connection.query(SESSION_SQL)
       } catch (cause) {
         broken = true
-        throw new SourceError('SIS_SRC_CONNECT', `cannot make the source session read-only: ${driverMessage(cause)}`, { cause, transient: isTransientMysqlError(cause) })
+        throw readOnlySessionError(cause, MYSQL_ERRORS)
       }
       sessions.add(connection.connection)
     }
@@ -166,9 +170,4 @@ export async function withReadOnlySession<T> (
     if (broken) connection.destroy()
     else connection.release()
   }
-}
-
-function isNetworkError (err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && /^E[A-Z]+$/.test(code) && code !== 'EACCES'
 }

@@ -3,11 +3,12 @@
  * (`query:` streams), so that only names the server itself reported reach SQL text.
  */
 import type { StreamConfig } from '@sisporta/contracts'
-import { SourceError } from '../errors.js'
 import { matchColumns } from '../match-columns.js'
+import { runQueryDescribe } from '../read-errors.js'
+import { resolveTable } from '../resolve-table.js'
 import type { SourceDescription } from '../source-dialect.js'
-import { keyColumnIndexes } from '../stream-keys.js'
-import { type MysqlConnectionLike, type MysqlFieldLike, driverMessage, isTransientMysqlError } from './mysql-driver.js'
+import { streamSource } from '../stream-source.js'
+import { MYSQL_ERRORS, type MysqlConnectionLike, type MysqlFieldLike } from './mysql-driver.js'
 import {
   CURRENT_DATABASE_SQL, FIND_TABLE_IGNORING_CASE_SQL, FIND_TABLE_SQL, TABLE_COLUMNS_SQL,
   buildQueryDescribeSql, quoteQualified, type MysqlSourceObject
@@ -40,50 +41,30 @@ async function rows (connection: MysqlConnectionLike, sql: string, values: unkno
  * pagination. Errors name the stream, the column and the types.
  */
 export async function introspectMysqlStream (connection: MysqlConnectionLike, stream: StreamConfig): Promise<MysqlIntrospection> {
-  const { table, query } = stream.source
-  if ((table === undefined) === (query === undefined)) {
-    throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': source needs exactly one of table or query`, { stream: stream.name })
-  }
-  keyColumnIndexes(stream) // fails early on a key that is not mapped
-  return table !== undefined
-    ? await introspectTable(connection, stream, table)
-    : await introspectQuery(connection, stream, query!)
+  const source = streamSource(stream)
+  return 'table' in source
+    ? await introspectTable(connection, stream, source.table)
+    : await introspectQuery(connection, stream, source.query)
 }
 
 async function introspectTable (connection: MysqlConnectionLike, stream: StreamConfig, table: string): Promise<MysqlIntrospection> {
-  const parts = table.split('.')
-  if (parts.length > 2) {
-    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${table}' has three parts, but MySQL/MariaDB names a table as database.table`, { stream: stream.name })
-  }
-  let database = parts.length === 2 ? parts[0]! : undefined
-  const name = parts[parts.length - 1]!
-  if (database === undefined) {
-    const [[current]] = await rows(connection, CURRENT_DATABASE_SQL, []) as [[unknown]]
-    if (typeof current !== 'string') {
-      throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${table}' names no database and the source URL has none; write it as database.table`, { stream: stream.name })
-    }
-    database = current
-  }
-  let found = await rows(connection, FIND_TABLE_SQL, [database, name])
-  if (found.length === 0) found = await rows(connection, FIND_TABLE_IGNORING_CASE_SQL, [database, name])
-  if (found.length !== 1) {
-    const also = found.length > 1 ? ` (names differing only in case: ${found.map((r) => `${String(r[0])}.${String(r[1])}`).join(', ')})` : ''
-    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${database}.${name}' does not exist${also}`, { stream: stream.name })
-  }
-  const resolved: [string, string] = [String(found[0]![0]), String(found[0]![1])]
+  const { name: resolved } = await resolveTable(stream, table, {
+    naming: 'MySQL/MariaDB names a table as database.table',
+    noDefault: 'database and the source URL has none; write it as database.table',
+    async defaultQualifier () {
+      const [[current]] = await rows(connection, CURRENT_DATABASE_SQL, []) as [[unknown]]
+      return current
+    },
+    find: (database, name, ignoringCase) => rows(connection, ignoringCase ? FIND_TABLE_IGNORING_CASE_SQL : FIND_TABLE_SQL, [database, name]),
+    nameOf: (row) => [String(row[0]), String(row[1])]
+  })
   const object = quoteQualified(resolved)
   const catalogue = (await rows(connection, TABLE_COLUMNS_SQL, resolved)).map(catalogueColumn)
   return match(stream, { table: resolved }, object, catalogue, `table ${object}`)
 }
 
 async function introspectQuery (connection: MysqlConnectionLike, stream: StreamConfig, query: string): Promise<MysqlIntrospection> {
-  let fields: MysqlFieldLike[]
-  try {
-    [, fields] = await connection.execute({ sql: buildQueryDescribeSql(query), rowsAsArray: true }, [])
-  } catch (cause) {
-    if (isTransientMysqlError(cause)) throw cause
-    throw new SourceError('SIS_SRC_QUERY', `stream '${stream.name}': the source query cannot run: ${driverMessage(cause)}`, { stream: stream.name, cause })
-  }
+  const [, fields] = await runQueryDescribe(stream, MYSQL_ERRORS, () => connection.execute({ sql: buildQueryDescribeSql(query), rowsAsArray: true }, []))
   const columns = fields.map((f) => ({ name: f.name, info: fieldColumnInfo(f) }))
   return match(stream, { query }, '(query)', columns, 'the query\'s result')
 }

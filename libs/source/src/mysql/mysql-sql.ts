@@ -4,6 +4,7 @@
  * mysql-introspector.ts), and are quoted again here all the same; values are always `?`.
  */
 import { SourceError } from '../errors.js'
+import { quoteName, wrapQuery } from '../sql-text.js'
 
 /**
  * How a key parameter is typed for its comparison. Without it MySQL compares a string parameter
@@ -36,9 +37,6 @@ export interface MysqlPageSpec {
   readonly key: readonly MysqlKeyColumn[]
 }
 
-/** Alias of a wrapped `query:` stream. */
-export const QUERY_ALIAS = 'q'
-
 /**
  * Quotes one identifier with backticks, doubling any backtick inside.
  *
@@ -46,28 +44,12 @@ export const QUERY_ALIAS = 'q'
  * quoteIdentifier('Preço `x`') // '`Preço ``x```'
  */
 export function quoteIdentifier (name: string): string {
-  if (name.length === 0 || name.includes('\u0000')) {
-    throw new SourceError('SIS_SRC_ARGUMENT', `invalid identifier ${JSON.stringify(name)}`)
-  }
-  return `\`${name.replaceAll('`', '``')}\``
+  return quoteName(name, '`', '`')
 }
 
 /** Quotes a dotted name part by part: `['erp', 'products']` → `` `erp`.`products` ``. */
 export function quoteQualified (parts: readonly string[]): string {
   return parts.map(quoteIdentifier).join('.')
-}
-
-/** A `query:` stream's text without the trailing semicolons and blanks that would break wrapping. */
-export function trimQuery (query: string): string {
-  return query.trim().replace(/[\s;]+$/, '')
-}
-
-/**
- * A `query:` stream as a derived table. The newline before `)` keeps a trailing `-- comment`
- * of the query from swallowing the parenthesis.
- */
-export function wrapQuery (query: string): string {
-  return `(\n${trimQuery(query)}\n) AS ${QUERY_ALIAS}`
 }
 
 function renderFrom (source: MysqlSourceObject): string {

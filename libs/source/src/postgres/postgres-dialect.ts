@@ -1,12 +1,14 @@
 import type { StreamConfig } from '@sisporta/contracts'
-import { checkAfter, checkKeysIncrease, convertRows, createRowConversion, type RowConversion } from '../convert-rows.js'
-import { SourceError } from '../errors.js'
+import { checkPageSize, convertPage, createRowConversion, type RowConversion } from '../convert-rows.js'
+import { afterParameters, prepareKeyParameters } from '../key-parameters.js'
+import { PreparedStreams } from '../prepared-streams.js'
+import { ReadGuard } from '../read-errors.js'
 import type {
   KeyValues, SourceDescription, SourceDialect, SourceDialectOptions, SourceLogger, WireRow
 } from '../source-dialect.js'
 import { keyColumnIndexes } from '../stream-keys.js'
 import {
-  createPostgresPool, driverMessage, isTransientPostgresError, withReadOnlySession, type PostgresClientLike, type PostgresPoolLike
+  POSTGRES_ERRORS, createPostgresPool, withReadOnlySession, type PostgresClientLike, type PostgresPoolLike
 } from './postgres-driver.js'
 import { introspectPostgresStream, type PostgresIntrospection } from './postgres-introspector.js'
 import { FIND_TABLE_SQL, buildPageSql } from './postgres-sql.js'
@@ -36,8 +38,9 @@ export class PostgresDialect implements SourceDialect {
   readonly #pool: PostgresPoolLike
   readonly #log: SourceLogger | undefined
   readonly #sessions = new WeakSet<object>()
-  readonly #prepared = new WeakMap<StreamConfig, Promise<PreparedStream>>()
-  #closed = false
+  readonly #prepared = new PreparedStreams<PreparedStream>()
+  // a failed read forgets the stream: the schema may have moved under it, describe again next time
+  readonly #reads = new ReadGuard(POSTGRES_ERRORS, (stream) => this.#prepared.forget(stream))
 
   constructor (pool: PostgresPoolLike, options: { readonly log?: SourceLogger } = {}) {
     this.#pool = pool
@@ -46,28 +49,23 @@ export class PostgresDialect implements SourceDialect {
 
   async describe (stream: StreamConfig): Promise<SourceDescription> {
     // always asks the server again: the source schema may have changed since the last load
-    this.#prepared.delete(stream)
+    this.#prepared.forget(stream)
     const { description } = (await this.#prepare(stream)).introspection
     this.#log?.debug({ stream: stream.name, object: description.object, columns: description.columns.map((c) => `${c.from} ${c.sourceType}`) }, 'source described')
     return description
   }
 
   async readPage (stream: StreamConfig, after: KeyValues | undefined, limit: number): Promise<WireRow[]> {
-    if (!Number.isSafeInteger(limit) || limit < 1) {
-      throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': page size must be a positive integer, got ${limit}`, { stream: stream.name })
-    }
+    checkPageSize(stream, limit)
     const prepared = await this.#prepare(stream)
-    const values: unknown[] = after === undefined
-      ? []
-      : checkAfter(stream, prepared.keyIndexes.length, after).map((value, k) => prepared.keyParameters[k]!.toParameter(value))
+    const values = after === undefined ? [] : afterParameters(stream, prepared.keyParameters, after)
     values.push(limit)
     const text = after === undefined ? prepared.firstPageSql : prepared.nextPageSql
     const started = performance.now()
     const raw = await this.#run(stream, 'read a page', async (client) => {
       return (await client.query({ text, values, rowMode: 'array' })).rows as unknown[][]
     })
-    const rows = convertRows(stream, prepared, raw)
-    checkKeysIncrease(stream, prepared.keyIndexes, rows)
+    const rows = convertPage(stream, prepared, raw)
     this.#log?.debug({ stream: stream.name, rows: rows.length, ms: Math.round(performance.now() - started) }, 'source page read')
     return rows
   }
@@ -86,33 +84,16 @@ export class PostgresDialect implements SourceDialect {
     return Number.isFinite(estimate) && estimate >= 0 ? Math.round(estimate) : undefined
   }
 
-  async close (): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    await this.#pool.end()
+  close (): Promise<void> {
+    return this.#reads.close(() => this.#pool.end())
   }
 
   #prepare (stream: StreamConfig): Promise<PreparedStream> {
-    let prepared = this.#prepared.get(stream)
-    if (prepared === undefined) {
-      prepared = this.#run(stream, 'describe the source', (client) => introspectPostgresStream(client, stream)).then((i) => prepare(stream, i))
-      // a failed describe is not remembered: the next call asks again
-      prepared.catch(() => { if (this.#prepared.get(stream) === prepared) this.#prepared.delete(stream) })
-      this.#prepared.set(stream, prepared)
-    }
-    return prepared
+    return this.#prepared.get(stream, async () => prepare(stream, await this.#run(stream, 'describe the source', (client) => introspectPostgresStream(client, stream))))
   }
 
-  async #run<T> (stream: StreamConfig, doing: string, work: (client: PostgresClientLike) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new SourceError('SIS_SRC_CLOSED', `stream '${stream.name}': the source dialect is closed`, { stream: stream.name })
-    try {
-      return await withReadOnlySession(this.#pool, this.#sessions, work)
-    } catch (err) {
-      if (err instanceof SourceError) throw err
-      // the schema may have moved under a prepared stream: describe again next time
-      this.#prepared.delete(stream)
-      throw new SourceError('SIS_SRC_READ', `stream '${stream.name}': could not ${doing}: ${driverMessage(err)}`, { stream: stream.name, cause: err, transient: isTransientPostgresError(err) })
-    }
+  #run<T> (stream: StreamConfig, doing: string, work: (client: PostgresClientLike) => Promise<T>): Promise<T> {
+    return this.#reads.run(stream, doing, () => withReadOnlySession(this.#pool, this.#sessions, work))
   }
 }
 
@@ -126,15 +107,7 @@ export function createPostgresDialect (url: string, options: SourceDialectOption
 
 function prepare (stream: StreamConfig, introspection: PostgresIntrospection): PreparedStream {
   const keyIndexes = keyColumnIndexes(stream)
-  const keyParameters = keyIndexes.map((i) => {
-    const column = stream.columns[i]!
-    const info = introspection.columns[i]!
-    const problem = postgresKeyProblem(column.type, info)
-    if (problem !== undefined) {
-      throw new SourceError('SIS_SRC_KEY', `stream '${stream.name}': key column '${column.name}' (from ${introspection.description.columns[i]!.from} ${info.columnType}, type ${column.type}): ${problem}`, { stream: stream.name, column: column.name })
-    }
-    return createPostgresKeyParameter(column.type, info)
-  })
+  const keyParameters = prepareKeyParameters(stream, introspection, keyIndexes, { keyProblem: postgresKeyProblem, createKeyParameter: createPostgresKeyParameter })
   const { description, columns } = introspection
   const spec = {
     source: introspection.source,

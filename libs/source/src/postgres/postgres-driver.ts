@@ -4,6 +4,7 @@
  */
 import pg from 'pg'
 import { SourceError } from '../errors.js'
+import { connectError, readOnlySessionError, type DriverErrors } from '../read-errors.js'
 import { redact } from '../redact-url.js'
 import type { SourceDialectOptions } from '../source-dialect.js'
 import { SESSION_SQL } from './postgres-sql.js'
@@ -161,6 +162,9 @@ export function driverMessage (err: unknown): string {
   return String(err)
 }
 
+/** pg's errors as the shared read and connect errors name and classify them. */
+export const POSTGRES_ERRORS: DriverErrors = Object.freeze({ message: driverMessage, isTransient: isTransientPostgresError })
+
 /**
  * Whether the connection an error came from is still usable: a statement the server refused
  * (severity ERROR: syntax, missing table, lock timeout) leaves it healthy; anything else (a
@@ -186,7 +190,7 @@ export async function withReadOnlySession<T> (
   try {
     client = await pool.connect()
   } catch (cause) {
-    throw new SourceError('SIS_SRC_CONNECT', `cannot connect to the source: ${driverMessage(cause)}`, { cause, transient: isTransientPostgresError(cause) || isNetworkError(cause) })
+    throw connectError(cause, POSTGRES_ERRORS)
   }
   // a connection lost while we hold the client (between two statements) is reported here, not
   // as an unhandled 'error' event; the statement that follows fails and says why
@@ -200,7 +204,7 @@ export async function withReadOnlySession<T> (
         await client.query({ text: SESSION_SQL })
       } catch (cause) {
         broken = true
-        throw new SourceError('SIS_SRC_CONNECT', `cannot make the source session read-only: ${driverMessage(cause)}`, { cause, transient: isTransientPostgresError(cause) })
+        throw readOnlySessionError(cause, POSTGRES_ERRORS)
       }
       sessions.add(client)
     }
@@ -212,9 +216,4 @@ export async function withReadOnlySession<T> (
     client.removeListener('error', onError)
     client.release(broken || lost !== undefined)
   }
-}
-
-function isNetworkError (err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && /^E[A-Z]+$/.test(code) && code !== 'EACCES'
 }

@@ -5,9 +5,11 @@
 import type { StreamConfig } from '@sisporta/contracts'
 import { SourceError } from '../errors.js'
 import { matchColumns, type AvailableColumn } from '../match-columns.js'
+import { runQueryDescribe } from '../read-errors.js'
+import { resolveTable } from '../resolve-table.js'
 import type { SourceDescription } from '../source-dialect.js'
-import { keyColumnIndexes } from '../stream-keys.js'
-import { driverMessage, isTransientPostgresError, type PostgresClientLike, type PostgresFieldLike } from './postgres-driver.js'
+import { streamSource } from '../stream-source.js'
+import { POSTGRES_ERRORS, type PostgresClientLike, type PostgresFieldLike } from './postgres-driver.js'
 import {
   CURRENT_SCHEMA_SQL, FIND_TABLE_IGNORING_CASE_SQL, FIND_TABLE_SQL, RESULT_TYPES_SQL, TABLE_COLUMNS_SQL,
   buildQueryDescribeSql, quoteQualified, type PostgresSourceObject
@@ -34,52 +36,31 @@ async function rows (client: PostgresClientLike, text: string, values: unknown[]
  * pagination. Errors name the stream, the column and the types.
  */
 export async function introspectPostgresStream (client: PostgresClientLike, stream: StreamConfig): Promise<PostgresIntrospection> {
-  const { table, query } = stream.source
-  if ((table === undefined) === (query === undefined)) {
-    throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': source needs exactly one of table or query`, { stream: stream.name })
-  }
-  keyColumnIndexes(stream) // fails early on a key that is not mapped
-  return table !== undefined
-    ? await introspectTable(client, stream, table)
-    : await introspectQuery(client, stream, query!)
+  const source = streamSource(stream)
+  return 'table' in source
+    ? await introspectTable(client, stream, source.table)
+    : await introspectQuery(client, stream, source.query)
 }
 
 async function introspectTable (client: PostgresClientLike, stream: StreamConfig, table: string): Promise<PostgresIntrospection> {
-  const parts = table.split('.')
-  if (parts.length > 2) {
-    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${table}' has three parts, but PostgreSQL names a table as schema.table (the database is the source URL's)`, { stream: stream.name })
-  }
-  let schema = parts.length === 2 ? parts[0]! : undefined
-  const name = parts[parts.length - 1]!
-  if (schema === undefined) {
-    const [[current]] = await rows(client, CURRENT_SCHEMA_SQL, []) as [[unknown]]
-    if (typeof current !== 'string') {
-      throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${table}' names no schema and the session's search_path has no existing schema; write it as schema.table`, { stream: stream.name })
-    }
-    schema = current
-  }
-  let found = await rows(client, FIND_TABLE_SQL, [schema, name])
-  if (found.length === 0) found = await rows(client, FIND_TABLE_IGNORING_CASE_SQL, [schema, name])
-  if (found.length !== 1) {
-    const also = found.length > 1 ? ` (names differing only in case: ${found.map((r) => `${String(r[1])}.${String(r[2])}`).join(', ')})` : ''
-    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${schema}.${name}' does not exist${also}`, { stream: stream.name })
-  }
-  const [oid, resolvedSchema, resolvedName] = found[0]!
-  const resolved: [string, string] = [String(resolvedSchema), String(resolvedName)]
+  const { row: [oid], name: resolved } = await resolveTable(stream, table, {
+    naming: 'PostgreSQL names a table as schema.table (the database is the source URL\'s)',
+    noDefault: 'schema and the session\'s search_path has no existing schema; write it as schema.table',
+    async defaultQualifier () {
+      const [[current]] = await rows(client, CURRENT_SCHEMA_SQL, []) as [[unknown]]
+      return current
+    },
+    find: (schema, name, ignoringCase) => rows(client, ignoringCase ? FIND_TABLE_IGNORING_CASE_SQL : FIND_TABLE_SQL, [schema, name]),
+    nameOf: (row) => [String(row[1]), String(row[2])]
+  })
   const object = quoteQualified(resolved)
   const catalogue = (await rows(client, TABLE_COLUMNS_SQL, [oid])).map(catalogueColumn)
   return { source: { table: resolved }, ...matchColumns(stream, object, catalogue, `table ${object}`) }
 }
 
 async function introspectQuery (client: PostgresClientLike, stream: StreamConfig, query: string): Promise<PostgresIntrospection> {
-  let fields: readonly PostgresFieldLike[]
-  try {
-    // extended protocol: the query text runs as one statement, never as several
-    ({ fields } = await client.query({ text: buildQueryDescribeSql(query), rowMode: 'array', queryMode: 'extended' }))
-  } catch (cause) {
-    if (isTransientPostgresError(cause)) throw cause
-    throw new SourceError('SIS_SRC_QUERY', `stream '${stream.name}': the source query cannot run: ${driverMessage(cause)}`, { stream: stream.name, cause })
-  }
+  // extended protocol: the query text runs as one statement, never as several
+  const { fields } = await runQueryDescribe(stream, POSTGRES_ERRORS, () => client.query({ text: buildQueryDescribeSql(query), rowMode: 'array', queryMode: 'extended' }))
   const types = await rows(client, RESULT_TYPES_SQL, [fields.map((f) => f.dataTypeID), fields.map((f) => f.dataTypeModifier)])
   const columns = fields.map((f, i) => ({ name: f.name, info: resultColumnInfo(f, types[i]) }))
   const matched = matchColumns(stream, '(query)', columns, 'the query\'s result')

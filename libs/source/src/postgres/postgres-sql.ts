@@ -6,6 +6,7 @@
  * key parameter is never a double).
  */
 import { SourceError } from '../errors.js'
+import { quoteName, wrapQuery } from '../sql-text.js'
 
 /** One selected column: its name as the catalogue spells it. */
 export interface PostgresSelectColumn {
@@ -30,9 +31,6 @@ export interface PostgresPageSpec {
   readonly key: readonly string[]
 }
 
-/** Alias of a wrapped `query:` stream. */
-export const QUERY_ALIAS = 'q'
-
 /**
  * Quotes one identifier with double quotes, doubling any double quote inside. Quoted names keep
  * their case: the catalogue's spelling is the name.
@@ -41,28 +39,12 @@ export const QUERY_ALIAS = 'q'
  * quoteIdentifier('Preço "x"') // '"Preço ""x"""'
  */
 export function quoteIdentifier (name: string): string {
-  if (name.length === 0 || name.includes('\u0000')) {
-    throw new SourceError('SIS_SRC_ARGUMENT', `invalid identifier ${JSON.stringify(name)}`)
-  }
-  return `"${name.replaceAll('"', '""')}"`
+  return quoteName(name, '"', '"')
 }
 
 /** Quotes a dotted name part by part: `['erp', 'products']` → `"erp"."products"`. */
 export function quoteQualified (parts: readonly string[]): string {
   return parts.map(quoteIdentifier).join('.')
-}
-
-/** A `query:` stream's text without the trailing semicolons and blanks that would break wrapping. */
-export function trimQuery (query: string): string {
-  return query.trim().replace(/[\s;]+$/, '')
-}
-
-/**
- * A `query:` stream as a derived table. The newline before `)` keeps a trailing `-- comment`
- * of the query from swallowing the parenthesis.
- */
-export function wrapQuery (query: string): string {
-  return `(\n${trimQuery(query)}\n) AS ${QUERY_ALIAS}`
 }
 
 function renderFrom (source: PostgresSourceObject): string {
