@@ -85,3 +85,10 @@ t.test('settings – defaults work locally, bad numbers name the variable', asyn
   t.throws(() => readSettings({ SISPORTA_BATCH_SIZE: 'lots' }), { code: 'SIS_CFG_ENV', message: /SISPORTA_BATCH_SIZE='lots'/ })
   t.throws(() => readSettings({ SISPORTA_NAMESPACE: 'Has.Dots' }), { code: 'SIS_CFG_ENV', message: /SISPORTA_NAMESPACE/ })
 })
+
+t.test('config – the example in examples/sisporta.yaml is valid', async (t) => {
+  const config = loadConfig(new URL('../../../examples/sisporta.yaml', import.meta.url).pathname, {})
+  t.same(config.streams.map((s) => s.name), ['products', 'customers', 'price_list'])
+  t.equal(config.stream('price_list')!.source.table, 'dbo.TabelaPrecos', '${ERP_SCHEMA:-dbo} falls back to its default')
+  t.equal(config.stream('customers')!.deletes, 'soft')
+})
