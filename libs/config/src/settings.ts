@@ -75,7 +75,7 @@ export function readSettings (env: Env = process.env): Settings {
     logLevel: env.SISPORTA_LOG_LEVEL ?? 'info',
     httpPort: env.SISPORTA_HTTP_PORT === undefined ? undefined : int(env, 'SISPORTA_HTTP_PORT', 0, 0, 65535),
     httpHost: env.SISPORTA_HTTP_HOST ?? '0.0.0.0',
-    batchSize: int(env, 'SISPORTA_BATCH_SIZE', 1000, 1, 50000),
+    batchSize: int(env, 'SISPORTA_BATCH_SIZE', 2000, 1, 50000),
     inFlight: int(env, 'SISPORTA_IN_FLIGHT', 4, 1, 64),
     maxBatchBytes: int(env, 'SISPORTA_MAX_BATCH_BYTES', 960_000, 1024, 64 * 1024 * 1024),
     persisterConcurrency: int(env, 'SISPORTA_PERSISTER_CONCURRENCY', 4, 1, 64),

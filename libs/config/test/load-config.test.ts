@@ -81,7 +81,7 @@ t.test('settings – defaults work locally, bad numbers name the variable', asyn
   t.equal(s.natsUrl, 'nats://127.0.0.1:4222')
   t.equal(s.mysqlUrl, 'mysql://root@127.0.0.1:3306/sisporta')
   t.equal(s.namespace, 'sisporta')
-  t.equal(s.batchSize, 1000)
+  t.equal(s.batchSize, 2000)
   t.throws(() => readSettings({ SISPORTA_BATCH_SIZE: 'lots' }), { code: 'SIS_CFG_ENV', message: /SISPORTA_BATCH_SIZE='lots'/ })
   t.throws(() => readSettings({ SISPORTA_NAMESPACE: 'Has.Dots' }), { code: 'SIS_CFG_ENV', message: /SISPORTA_NAMESPACE/ })
 })

@@ -1,0 +1,86 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createConnection } from 'mysql2/promise'
+import { connect } from 'nats'
+import { busNames } from '@sisporta/contracts'
+import { TEST_MYSQL_SERVER, TEST_NATS_URL, randomId } from '@sisporta/testkit'
+import type { BenchResult } from '../src/run-bench.js'
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url))
+const ROWS = 20_000
+
+// The whole benchmark, small: 20,000 rows, no replica runs, in its own namespace and databases.
+// Only shape and sanity are checked — never timings, which depend on the machine's other work.
+t.test('bench – a small run exits 0 and writes a result with every required field', async (t) => {
+  const id = randomId()
+  const namespace = `t${id}`
+  const dbPrefix = `sisporta_t_${id}`
+  const out = mkdtempSync(join(tmpdir(), 'sisporta-bench-test-'))
+  t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
+
+  const child = spawn(process.execPath, ['--conditions=sisporta-src', '--import=tsx', MAIN, '--rows', String(ROWS), '--skip-replicas', '--out', out, '--namespace', namespace, '--db-prefix', dbPrefix], {
+    env: { ...process.env, SISPORTA_NATS_URL: TEST_NATS_URL, SISPORTA_BENCH_MYSQL_SERVER: TEST_MYSQL_SERVER, SISPORTA_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8') })
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8') })
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  t.equal(code, 0, 'pnpm bench exits 0', { stdout: stdout.slice(-3000), stderr: stderr.slice(-3000) })
+  t.match(stdout, /LOAD DATA \(baseline\)/, 'prints the table')
+
+  const files = readdirSync(out).filter((f) => f.endsWith('.json'))
+  t.equal(files.length, 1, 'writes one results file')
+  const r = JSON.parse(readFileSync(join(out, files[0]!), 'utf8')) as BenchResult
+
+  t.equal(r.rows, ROWS, 'rows')
+  t.ok(r.loadData.rowsPerSec > 0, 'loadData.rowsPerSec > 0')
+  t.equal(r.loadData.rows, ROWS, 'LOAD DATA loaded every row')
+  t.ok(r.full.rowsPerSec > 0, 'full.rowsPerSec > 0')
+  t.equal(r.full.rows, ROWS, 'the full load carried every row')
+  t.equal(r.full.targetRows, ROWS, 'the target holds every row after the full load')
+  t.equal(r.full.state, 'reconciled')
+  t.ok(r.full.ratioToLoadData > 0, 'full.ratioToLoadData > 0')
+  t.equal(r.full.ratioToLoadData, Math.round(r.full.rowsPerSec / r.loadData.rowsPerSec * 1000) / 1000, 'the ratio is full over LOAD DATA')
+  t.ok(r.full.stages.opened <= r.full.stages.sealed && r.full.stages.sealed <= r.full.stages.applied && r.full.stages.applied <= r.full.stages.reconciled, 'stages in order')
+
+  t.ok(r.reload.seconds > 0, 'reload.seconds > 0')
+  t.equal(r.reload.deleted, ROWS * 0.005, 'reload.deleted is 0.5 % of the rows')
+  t.equal(r.reload.updated, ROWS * 0.01, '1 % of the rows changed')
+  t.equal(r.reload.targetRows, ROWS - ROWS * 0.005, 'the target lost exactly the deleted rows')
+  t.equal(r.reload.state, 'reconciled')
+
+  for (const service of ['gateway', 'persister', 'reconciler', 'extractor']) {
+    t.ok((r.peakRssMb[service] ?? 0) > 0, `peakRssMb.${service} > 0`)
+    t.ok((r.full.cpuSeconds[service] ?? 0) >= 0, `cpu seconds of ${service}`)
+    t.ok(Object.keys(r.rssCurves).some((name) => name.startsWith(service)), `an RSS curve of ${service}`)
+  }
+  t.ok(r.full.cpuSeconds.extractor! > 0, 'the extractor used some CPU')
+  t.same(r.replicaRuns, [], 'no replica runs with --skip-replicas')
+  t.ok(r.machine.cores >= 1 && r.machine.memoryMb > 0, 'machine: cores and memory')
+  t.match(r.machine.node, /^v\d+/, 'machine: node version')
+  t.match(r.machine.mariadb, /\d+\.\d+/, 'machine: MariaDB version')
+  t.equal(r.machine.loadAverageAtStart.length, 3, 'machine: load average')
+  t.ok('innodb_flush_log_at_trx_commit' in r.machine.serverSettings, 'server settings recorded')
+  t.ok(r.settings.batchSize > 0 && r.settings.persisterConcurrency > 0, 'effective settings recorded')
+  t.type(r.tuning, 'object')
+  t.type(r.bars.throughput.met, 'boolean')
+  t.type(r.bars.memory.met, 'boolean')
+  for (const [label, exit] of Object.entries(r.serviceExits)) t.equal(exit, 0, `${label} stopped cleanly`)
+
+  // the run cleans up after itself
+  const sql = await createConnection({ uri: TEST_MYSQL_SERVER })
+  const [dbs] = await sql.query('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?', [`${dbPrefix}%`]) as unknown as [unknown[]]
+  await sql.end()
+  t.equal(dbs.length, 0, 'the bench databases are dropped')
+  const nc = await connect({ servers: TEST_NATS_URL })
+  const jsm = await nc.jetstreamManager()
+  const streams = await jsm.streams.names().next()
+  await nc.close()
+  t.notOk(streams.includes(busNames(namespace).batchStream), 'the bench namespace is deprovisioned')
+})
