@@ -2,12 +2,11 @@ import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { spawn } from 'node:child_process'
 import { createConnection, type Connection } from 'mysql2/promise'
 import { connect, type NatsConnection } from 'nats'
 import { busNames, type BusNames } from '@sisporta/contracts'
 import { deprovisionBus } from '@sisporta/nats'
-import { CLI_ENTRY, cliNodeArgs, issueToken } from '@sisporta/cli'
+import { issueToken, runSisporta } from '@sisporta/cli'
 import { benchConfigYaml } from './bench-table.js'
 
 
@@ -98,15 +97,7 @@ export async function createBenchEnv (options: { namespace: string, dbPrefix: st
     SISPORTA_TOKEN: token,
     SISPORTA_LOG_LEVEL: process.env.SISPORTA_LOG_LEVEL ?? 'info'
   }
-  const cli = async (args: string[]): Promise<CliRun> => {
-    const child = spawn(process.execPath, [...cliNodeArgs(), CLI_ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8') })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8') })
-    const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)))
-    return { code, stdout, stderr }
-  }
+  const cli = async (args: string[]): Promise<CliRun> => await runSisporta(args, env)
   return {
     dir,
     tsvFile,

@@ -1,20 +1,11 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createVerifier } from 'fast-jwt'
-import { CLI_ENTRY, cliNodeArgs, demoConfigYaml } from '@sisporta/cli'
+import { demoConfigYaml, runSisporta } from '@sisporta/cli'
 
-async function sisporta (args: string[], env: Record<string, string> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [...cliNodeArgs(), CLI_ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8') })
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8') })
-  const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)))
-  return { code, stdout, stderr }
-}
+const sisporta = runSisporta
 
 function configFile (yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'sis-cli-'))

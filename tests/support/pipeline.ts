@@ -2,21 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { spawn } from 'node:child_process'
 import { createConnection, type Connection } from 'mysql2/promise'
 import { connect, type NatsConnection } from 'nats'
 import { parseConfig } from '@sisporta/config'
 import { busNames, type BusNames, type LoadRecord, type SisportaConfig } from '@sisporta/contracts'
 import { deprovisionBus } from '@sisporta/nats'
 import type { Test } from 'tap'
-import { CLI_ENTRY, cliNodeArgs, compareStream, issueToken, launchService, type RunningService } from '@sisporta/cli'
+import { compareStream, issueToken, launchService, runSisporta, type CliResult, type RunningService } from '@sisporta/cli'
 import { TEST_MYSQL_SERVER, TEST_NATS_URL, randomId } from '@sisporta/testkit'
-
-export interface CliResult {
-  code: number
-  stdout: string
-  stderr: string
-}
 
 /** Everything one end-to-end test run owns: databases, namespace, config, the four service processes. */
 export interface Pipeline {
@@ -103,15 +96,7 @@ export async function startPipeline (t: Teardown, options: {
   })
   await options.fillSource?.(source)
 
-  const cli = async (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => {
-    const child = spawn(process.execPath, [...cliNodeArgs(), CLI_ENTRY, ...args], { env: { ...process.env, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8') })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8') })
-    const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)))
-    return { code, stdout, stderr }
-  }
+  const cli = async (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => await runSisporta(args, { ...env, ...extraEnv })
   const start = async (name: string, extraEnv: Record<string, string> = {}): Promise<RunningService> => {
     const service = await launchService(name, { ...env, ...extraEnv }, join(dir, `${name}.log`))
     services.set(name, service)

@@ -12,6 +12,23 @@ export function cliNodeArgs (): string[] {
   return import.meta.url.endsWith('.ts') ? ['--conditions=sisporta-src', '--import=tsx'] : []
 }
 
+export interface CliResult {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs `sisporta <args>` as a separate process with `env` added to this one's; resolves once it exits. */
+export async function runSisporta (args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [...cliNodeArgs(), CLI_ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (c: Buffer) => { stdout += c.toString('utf8') })
+  child.stderr!.on('data', (c: Buffer) => { stderr += c.toString('utf8') })
+  const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)))
+  return { code, stdout, stderr }
+}
+
 /** A free TCP port on the loopback interface. */
 export async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
