@@ -1,5 +1,5 @@
 import type { StreamConfig } from './config-schema.js'
-import { DECIMAL_DEFAULTS, checkWireValue, type WireColumnSpec } from './wire-types.js'
+import { DECIMAL_DEFAULTS, checkWireValue, type WireColumnSpec, type WireStringForm } from './wire-types.js'
 
 /** Where and why a batch body does not fit its stream. */
 export interface BatchProblem {
@@ -17,12 +17,16 @@ export type BatchChecker = (body: { columns: readonly string[], rows: readonly u
  * its column's wire type; no NULL in a key column or a `nullable: false` column. Returns the
  * first problem found, so the error names the row and the column.
  *
+ * `form` says how the body's strings hold their text (see {@link WireStringForm}): the verdict
+ * is the same for a body parsed either way (configured column names are ASCII identifiers, the
+ * same in both forms); messages quote names and values as they are.
+ *
  * @example
  * const check = createBatchChecker(stream)
  * check({ columns: ['sku', 'price'], rows: [['A1', 12]] })
  * // { row: 0, column: 'price', message: 'expected a decimal as a string of digits, got number 12' }
  */
-export function createBatchChecker (stream: StreamConfig): BatchChecker {
+export function createBatchChecker (stream: StreamConfig, form: WireStringForm = 'text'): BatchChecker {
   const specs = new Map<string, WireColumnSpec & { nullable: boolean }>()
   const keys = new Set(stream.target.key)
   for (const c of stream.columns) {
@@ -56,7 +60,7 @@ export function createBatchChecker (stream: StreamConfig): BatchChecker {
           }
           continue
         }
-        const problem = checkWireValue(spec, value)
+        const problem = checkWireValue(spec, value, form)
         if (problem !== undefined) {
           const name = body.columns[c]!
           return { row: r, column: name, message: `row ${r}, column '${name}' (${spec.type}): ${problem}` }

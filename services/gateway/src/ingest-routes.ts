@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import {
   BatchBodySchema, BatchParamsSchema, LoadParamsSchema, OpenLoadBodySchema, SealBodySchema, StreamParamsSchema, createBatchChecker,
-  type BatchBody, type BatchChecker, type BatchReply, type LoadRecord, type LoadReply, type OpenLoadBody, type SealBody, type SisportaConfig
+  type BatchBody, type BatchProblem, type BatchReply, type LoadRecord, type LoadReply, type OpenLoadBody, type SealBody, type SisportaConfig
 } from '@sisporta/contracts'
 import type { LoadRegistry } from '@sisporta/nats'
 import type { ResolvedAuth } from './auth-options.js'
@@ -9,7 +9,7 @@ import type { BatchPublisher } from './batch-publisher.js'
 import { GatewayError } from './errors.js'
 import { createErrorHandler } from './error-handler.js'
 import type { GatewayMetrics } from './gateway-metrics.js'
-import { useRawJsonParser } from './raw-json-parser.js'
+import { checkBody, useRawJsonParser, type BodyChecks } from './raw-json-parser.js'
 import { useStreamAuth } from './stream-auth.js'
 import { typeboxValidatorCompiler } from './typebox-validator.js'
 
@@ -33,8 +33,12 @@ interface BatchParams extends LoadParams { batch: number }
  */
 export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesOptions): Promise<void> {
   const { config, loads, publisher, metrics } = options
-  // One compiled check per configured stream, built once: a batch is checked in one pass.
-  const checkers = new Map<string, BatchChecker>(config.streams.map((s) => [s.name, createBatchChecker(s)]))
+  // One compiled check per configured stream and string form, built once: a batch is checked
+  // in one pass, whichever way its body was parsed (see checkBody).
+  const checkers = new Map<string, BodyChecks<BatchBody, BatchProblem>>(config.streams.map((s) => [s.name, {
+    text: createBatchChecker(s, 'text'),
+    utf8Bytes: createBatchChecker(s, 'utf8-bytes')
+  }]))
 
   app.setValidatorCompiler(typeboxValidatorCompiler)
   app.setErrorHandler(createErrorHandler({ bodyLimit: options.bodyLimit, metrics }))
@@ -65,7 +69,9 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
 
   app.post<{ Params: BatchParams, Body: BatchBody }>('/streams/:stream/loads/:loadId/batches/:batch', {
     schema: { params: BatchParamsSchema, body: BatchBodySchema },
-    config: { batchRoute: true },
+    // latin1Body: the body may come from the parser's latin1 fast path (its strings are only
+    // checked, through checkBody, and the raw bytes are what is published).
+    config: { batchRoute: true, latin1Body: true },
     // The hot path: per-request access logs at thousands of batches a second cost more than
     // they tell. Refusals are still logged (at warn) and every outcome is counted in metrics.
     logLevel: 'warn',
@@ -76,7 +82,7 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
   }, async (request, reply) => {
     const { stream, loadId, batch } = request.params
     const { load } = await requireOpenLoad(loads, stream, loadId)
-    const problem = checkers.get(stream)!(request.body)
+    const problem = checkBody(request, checkers.get(stream)!)
     if (problem !== undefined) throw new GatewayError('SIS_GW_BATCH_INVALID', `batch ${batch}: ${problem.message}`)
     const rows = request.body.rows.length
     const published = await publisher.publish({ stream, loadId, batch, mode: load.mode, rows, payload: request.rawBody! })
