@@ -1,4 +1,4 @@
-import { createPool, type PoolOptions } from 'mysql2'
+import { createPool, format, type PoolOptions } from 'mysql2'
 import { CompiledQuery, Kysely, MysqlDialect } from 'kysely'
 import type { SisportaDatabase } from './schema.js'
 import { DbError } from './errors.js'
@@ -38,8 +38,19 @@ export function exactPoolOptions (url: string): PoolOptions {
     decimalNumbers: false,
     dateStrings: true,
     connectTimeout: 10_000,
+    queryFormat: formatQuery,
     ...(parsed.searchParams.get('ssl') === 'true' ? { ssl: {} } : {})
   }
+}
+
+/**
+ * mysql2's own formatting, except that a statement without parameters goes to the server as it
+ * is: mysql2 would scan its whole text for placeholders (skipping quoted strings) even with no
+ * values to put in — a tenth of the persister's CPU on its ~1 MB upserts, whose values are
+ * literals already (see the persister's `prepareUpsert`).
+ */
+function formatQuery (sql: string, values: unknown): string {
+  return Array.isArray(values) && values.length === 0 ? sql : format(sql, values as Parameters<typeof format>[1])
 }
 
 /**

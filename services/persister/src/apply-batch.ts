@@ -1,19 +1,26 @@
 import type { Kysely } from 'kysely'
-import type { LoadMode, StreamConfig, WireType } from '@sisporta/contracts'
+import type { LoadMode, StreamConfig } from '@sisporta/contracts'
 import { BOOKKEEPING, isTransientMysqlError, type SisportaDatabase } from '@sisporta/db'
 import { PersistError } from './errors.js'
+import { renderRows, type RenderedRows } from './render-rows.js'
 import { prepareUpsert, type UpsertStatement } from './upsert-statement.js'
-import { wireToSql, type SqlValue } from './wire-to-sql.js'
 
-/** One batch of one load, as carried by a batch message (headers + body). */
-export interface BatchToApply {
+/** A batch body: its values must have passed the stream's `createBatchChecker`. */
+export interface BatchBody {
+  readonly columns: readonly string[]
+  readonly rows: readonly (readonly unknown[])[]
+}
+
+/**
+ * One batch of one load, as carried by a batch message (headers + body): its rows either
+ * parsed (`body`) or already rendered as SQL for this load (`rendered`, by `transcodeRows`).
+ */
+export type BatchToApply = {
   readonly loadId: number
   /** Batch number within the load (0-based). */
   readonly batch: number
   readonly mode: LoadMode
-  /** The batch body; its values must have passed the stream's `createBatchChecker`. */
-  readonly body: { readonly columns: readonly string[], readonly rows: readonly (readonly unknown[])[] }
-}
+} & ({ readonly body: BatchBody } | { readonly rendered: RenderedRows })
 
 export interface ApplyResult {
   /** `duplicate`: the bookkeeping already had this batch (a redelivery); nothing was written. */
@@ -27,13 +34,11 @@ export interface ApplyResult {
 export interface ApplyLimits {
   /** Most rows in one statement. */
   readonly maxRows?: number
-  /** Most parameters in one statement (values plus one load id per row). */
-  readonly maxParams?: number
-  /** Rough most bytes of values in one statement, to stay well under `max_allowed_packet`. */
+  /** Most bytes of VALUES text in one statement (a single longer row still goes alone), to stay well under `max_allowed_packet`. */
   readonly maxBytes?: number
 }
 
-const DEFAULT_LIMITS = Object.freeze({ maxRows: 2000, maxParams: 60_000, maxBytes: 4 * 1024 * 1024 })
+const DEFAULT_LIMITS = Object.freeze({ maxRows: 2000, maxBytes: 4 * 1024 * 1024 })
 
 /**
  * Applies one batch in ONE transaction: books it in `sisporta_batches`, then upserts its rows,
@@ -52,49 +57,36 @@ const DEFAULT_LIMITS = Object.freeze({ maxRows: 2000, maxParams: 60_000, maxByte
  * // { status: 'applied', rows: 1, statements: 1 }
  */
 export async function applyBatch (db: Kysely<SisportaDatabase>, stream: StreamConfig, batch: BatchToApply, limits: ApplyLimits = {}): Promise<ApplyResult> {
-  const { columns, rows } = batch.body
-  const types = columnTypes(stream, columns)
-  const maxRows = Math.max(1, Math.min(limits.maxRows ?? DEFAULT_LIMITS.maxRows, Math.floor((limits.maxParams ?? DEFAULT_LIMITS.maxParams) / (columns.length + 1))))
+  const rendered = 'rendered' in batch ? batch.rendered : renderRows(stream, batch.body, batch.loadId)
+  const { rowCount, rowEnds, bytes } = rendered
+  const maxRows = Math.max(1, limits.maxRows ?? DEFAULT_LIMITS.maxRows)
   const maxBytes = limits.maxBytes ?? DEFAULT_LIMITS.maxBytes
-  const upsert = upsertFor(db, stream, columns)
+  const upsert = upsertFor(db, stream, rendered.columns)
   const trx = await db.startTransaction().execute().catch((err: unknown) => { throw classify(err, stream, batch) })
   try {
     // The batch's bookkeeping row first: it takes the row lock a concurrent replica applying
     // the same batch waits on, and tells a redelivery apart from a first delivery.
     const booked = await trx.insertInto(BOOKKEEPING.batches)
       .ignore()
-      .values({ stream: stream.name, load_id: batch.loadId, batch_no: batch.batch, row_count: rows.length })
+      .values({ stream: stream.name, load_id: batch.loadId, batch_no: batch.batch, row_count: rowCount })
       .executeTakeFirst()
     if (booked.numInsertedOrUpdatedRows === 0n) {
       await trx.commit().execute()
-      return { status: 'duplicate', rows: rows.length, statements: 0 }
+      return { status: 'duplicate', rows: rowCount, statements: 0 }
     }
+    // Statements cut at row boundaries: at most maxRows rows and maxBytes of VALUES text each.
     let statements = 0
-    let slice: SqlValue[][] = []
-    let bytes = 0
-    for (const row of rows) {
-      const converted = new Array<SqlValue>(types.length)
-      let rowBytes = 0
-      for (let c = 0; c < types.length; c++) {
-        const value = wireToSql(types[c]!, row[c])
-        converted[c] = value
-        rowBytes += estimateBytes(value)
-      }
-      if (slice.length > 0 && (slice.length >= maxRows || bytes + rowBytes > maxBytes)) {
-        await trx.executeQuery(upsert(slice, batch.loadId))
-        statements++
-        slice = []
-        bytes = 0
-      }
-      slice.push(converted)
-      bytes += rowBytes
-    }
-    if (slice.length > 0) {
-      await trx.executeQuery(upsert(slice, batch.loadId))
+    let first = 0
+    while (first < rowCount) {
+      const start = first === 0 ? 0 : rowEnds[first - 1]! + 1
+      let last = first + 1
+      while (last < rowCount && last - first < maxRows && rowEnds[last]! - start <= maxBytes) last++
+      await trx.executeQuery(upsert(bytes.toString('utf8', start, rowEnds[last - 1]!)))
       statements++
+      first = last
     }
     await trx.commit().execute()
-    return { status: 'applied', rows: rows.length, statements }
+    return { status: 'applied', rows: rowCount, statements }
   } catch (err) {
     // Not `db.transaction()`: its rollback error (on a connection MySQL already dropped) would
     // replace the error that says why, and that error decides retry or dead letter. A failed
@@ -127,21 +119,4 @@ function upsertFor (db: Kysely<SisportaDatabase>, stream: StreamConfig, columns:
     if (byColumns.size < 64) byColumns.set(key, upsert)
   }
   return upsert
-}
-
-function columnTypes (stream: StreamConfig, columns: readonly string[]): WireType[] {
-  const byName = new Map(stream.columns.map((c) => [c.name, c.type]))
-  return columns.map((name) => {
-    const type = byName.get(name)
-    if (type === undefined) throw new PersistError('SIS_PERSIST_BAD_BODY', `unknown column '${name}' for stream '${stream.name}'`)
-    return type
-  })
-}
-
-/** Roughly what a value adds to the statement text (strings may grow when escaped). */
-function estimateBytes (value: SqlValue): number {
-  if (value === null) return 5
-  if (typeof value === 'string') return value.length + 3
-  if (typeof value === 'number') return 24
-  return value.length * 2 + 3
 }

@@ -1,6 +1,7 @@
 import { BatchHeaders, LOAD_MODES, STREAM_NAME_PATTERN, createBatchChecker, type BatchChecker, type BusNames, type LoadMode, type SisportaConfig, type StreamConfig } from '@sisporta/contracts'
 import type { BatchToApply } from './apply-batch.js'
 import { PersistError } from './errors.js'
+import { createRowTranscoder, type RowTranscoder } from './transcode-rows.js'
 
 /** The parts of a bus message the decoder reads (a `JsMsg` has them). */
 export interface BatchMessage {
@@ -9,10 +10,8 @@ export interface BatchMessage {
   readonly headers?: { get(name: string): string } | undefined
 }
 
-export interface DecodedBatch extends BatchToApply {
-  readonly stream: StreamConfig
-  readonly body: { readonly columns: string[], readonly rows: unknown[][] }
-}
+/** A batch message read and checked: its rows parsed, or already rendered as SQL for its load. */
+export type DecodedBatch = BatchToApply & { readonly stream: StreamConfig }
 
 export type BatchDecoder = (msg: BatchMessage) => DecodedBatch
 
@@ -22,12 +21,18 @@ export type BatchDecoder = (msg: BatchMessage) => DecodedBatch
  * `createBatchChecker` contract the gateway enforced. Anything else throws a permanent
  * `PersistError`, before MySQL is touched.
  *
+ * A payload is first given to the stream's `createRowTranscoder`, which checks it and writes its
+ * rows as SQL in one pass over the bytes (`rendered`); only a payload that one does not vouch for
+ * is parsed and checked value by value here (`body`), which also gives the precise reason when
+ * it is refused.
+ *
  * @example
  * const decode = createBatchDecoder(config, names)
  * const batch = decode(msg) // { stream, loadId, batch, mode, body }
  */
 export function createBatchDecoder (config: SisportaConfig, names: BusNames): BatchDecoder {
   const checkers = new Map<string, BatchChecker>()
+  const transcoders = new Map<string, RowTranscoder>()
   return (msg) => {
     const streamName = header(msg, BatchHeaders.Stream)
     if (!STREAM_NAME_PATTERN.test(streamName)) throw badHeader(`${BatchHeaders.Stream} '${streamName}' is not a stream name`)
@@ -39,14 +44,27 @@ export function createBatchDecoder (config: SisportaConfig, names: BusNames): Ba
     const mode = header(msg, BatchHeaders.Mode) as LoadMode
     if (!LOAD_MODES.includes(mode)) throw badHeader(`${BatchHeaders.Mode} '${mode}' is not one of ${LOAD_MODES.join(', ')}`)
 
+    const rowsHeader = msg.headers?.get(BatchHeaders.Rows) ?? ''
+    let transcode = transcoders.get(stream.name)
+    if (transcode === undefined) {
+      transcode = createRowTranscoder(stream)
+      transcoders.set(stream.name, transcode)
+    }
+    const rendered = transcode(msg.data, loadId)
+    if (rendered !== undefined) {
+      if (rowsHeader !== '' && Number(rowsHeader) !== rendered.rowCount) {
+        throw badHeader(`${BatchHeaders.Rows} says ${rowsHeader} rows, the payload has ${rendered.rowCount}`)
+      }
+      return { stream, loadId, batch, mode, rendered }
+    }
+
     let body: unknown
     try {
-      body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(msg.data))
+      body = JSON.parse(UTF8.decode(msg.data))
     } catch (err) {
       throw new PersistError('SIS_PERSIST_BAD_BODY', `payload is not UTF-8 JSON: ${(err as Error).message}`, { cause: err })
     }
     if (!isBatchBody(body)) throw new PersistError('SIS_PERSIST_BAD_BODY', 'payload is not a batch body {columns: string[], rows: unknown[][]}')
-    const rowsHeader = msg.headers?.get(BatchHeaders.Rows) ?? ''
     if (rowsHeader !== '' && Number(rowsHeader) !== body.rows.length) {
       throw badHeader(`${BatchHeaders.Rows} says ${rowsHeader} rows, the payload has ${body.rows.length}`)
     }
@@ -60,6 +78,8 @@ export function createBatchDecoder (config: SisportaConfig, names: BusNames): Ba
     return { stream, loadId, batch, mode, body }
   }
 }
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 function isBatchBody (body: unknown): body is { columns: string[], rows: unknown[][] } {
   if (typeof body !== 'object' || body === null) return false

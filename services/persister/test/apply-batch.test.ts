@@ -127,8 +127,8 @@ t.test('apply batch – a large batch is split into several statements of one tr
   t.same(result, { status: 'applied', rows: 4500, statements: 3 }, 'at most 2,000 rows a statement')
   t.same(await rows(sql, 'SELECT COUNT(*) AS n, MIN(_sisporta_load) AS lo, MAX(_sisporta_load) AS hi FROM items'), [{ n: 4500, lo: '1', hi: '1' }])
 
-  const wide = await applyBatch(db, items, { loadId: 2, batch: 0, mode: 'full', body: { columns: ITEM_COLUMNS, rows: many.slice(0, 100) } }, { maxParams: 14 * 30 })
-  t.equal(wide.statements, 4, 'at most maxParams parameters a statement (30 rows of 13 columns + stamp)')
+  const few = await applyBatch(db, items, { loadId: 2, batch: 0, mode: 'full', body: { columns: ITEM_COLUMNS, rows: many.slice(0, 100) } }, { maxRows: 30 })
+  t.equal(few.statements, 4, 'at most maxRows rows a statement (100 rows by 30)')
   const big = await applyBatch(db, items, { loadId: 3, batch: 0, mode: 'full', body: { columns: ['id', 'name'], rows: [[1, 'x'.repeat(3000)], [2, 'y'.repeat(3000)], [3, 'z']] } }, { maxBytes: 4000 })
   t.equal(big.statements, 2, 'bytes are bounded too')
   t.same(await rows(sql, 'SELECT id, LENGTH(name) AS len FROM items WHERE id <= 3 ORDER BY id'), [{ id: 1, len: 3000 }, { id: 2, len: 3000 }, { id: 3, len: 1 }])

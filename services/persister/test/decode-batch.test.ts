@@ -16,10 +16,28 @@ function message (overrides: Record<string, string | undefined> = {}, body: unkn
   return { subject: subject ?? names.batchSubject(stream), data, headers: h }
 }
 
-t.test('decode batch – reads headers and body of a well-formed batch', async (t) => {
+t.test('decode batch – reads headers and body of a well-formed batch, rendering its rows as SQL', async (t) => {
   const batch = decode(message())
   t.equal(batch.stream, config.stream('shorts'))
-  t.same({ loadId: batch.loadId, batch: batch.batch, mode: batch.mode, body: batch.body }, { loadId: 12, batch: 3, mode: 'full', body: { columns: ['id', 'label'], rows: [[1, 'a'], [2, null]] } })
+  t.same({ loadId: batch.loadId, batch: batch.batch, mode: batch.mode }, { loadId: 12, batch: 3, mode: 'full' })
+  t.ok('rendered' in batch, 'the plain shape the gateway forwards is transcoded')
+  if (!('rendered' in batch)) return
+  t.same(batch.rendered.columns, ['id', 'label'])
+  t.equal(batch.rendered.bytes.toString('utf8', 0, batch.rendered.length), "(1,'a',12),(2,NULL,12)", 'stamped with the load id of the headers')
+  t.same([...batch.rendered.rowEnds], [10, 22])
+})
+
+t.test('decode batch – a body the transcoder does not vouch for is parsed and checked value by value', async (t) => {
+  // columns after rows: valid JSON, not the gateway's plain shape
+  const batch = decode(message({}, '{"rows": [[1, "a"], [2, null]], "columns": ["id", "label"]}'))
+  t.ok('body' in batch)
+  if ('body' in batch) t.same(batch.body, { rows: [[1, 'a'], [2, null]], columns: ['id', 'label'] })
+  // an integer spelled with an exponent: the general path accepts it
+  const exp = decode(message({ [BatchHeaders.Rows]: '1' }, '{"columns":["id","label"],"rows":[[1e2,"x"]]}'))
+  t.ok('body' in exp)
+  // a byte-order mark before the JSON: the general path reads it as before
+  const bom = decode(message({}, '\ufeff{"columns":["id","label"],"rows":[[1,"a"],[2,null]]}'))
+  t.ok('body' in bom)
 })
 
 t.test('decode batch – a stream not in this persister\'s config is permanent', async (t) => {
