@@ -72,7 +72,7 @@ function shortUrl (url: string): string {
   return url.replace(/^file:\/\//, '').replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '').replace(/^.*?\/((?:libs|services|cli)\/)/, '$1')
 }
 
-/** The profiles in a directory (`CPU.<pid>.cpuprofile`, see cpu-profiler.mjs), by pid. */
+/** The profiles in a directory, by pid: named as `node --cpu-prof` names them (`CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`). */
 export function profilesByPid (dir: string): Map<number, string> {
   const found = new Map<number, string>()
   let entries: string[] = []
@@ -82,7 +82,7 @@ export function profilesByPid (dir: string): Map<number, string> {
     return found
   }
   for (const name of entries) {
-    const m = /^CPU\.(\d+)\.cpuprofile$/.exec(name)
+    const m = /^CPU\.\d+\.\d+\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(name)
     if (m !== null) found.set(Number(m[1]), join(dir, name))
   }
   return found

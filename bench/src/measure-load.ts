@@ -89,8 +89,8 @@ export async function measureFullLoad (env: BenchEnv, services: ServiceSet, samp
 
   const started = Date.now()
   const extractLog = createWriteStream(join(env.dir, `extract-${label}.log`))
-  const child = spawn(process.execPath, [...cliNodeArgs(), CLI_ENTRY, 'extract', '--stream', BENCH_STREAM, '--mode', 'full', '--wait', '--timeout', '6h'], {
-    env: { ...process.env, ...env.env, ...services.nodeEnv() },
+  const child = spawn(process.execPath, [...cliNodeArgs(), ...services.nodeArgs(), CLI_ENTRY, 'extract', '--stream', BENCH_STREAM, '--mode', 'full', '--wait', '--timeout', '6h'], {
+    env: { ...process.env, ...env.env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   sampler.track(`extractor(${label})`, child.pid!)

@@ -5,8 +5,6 @@ import type { BenchEnv } from './bench-env.js'
 import type { ProcessSampler } from './proc-sampler.js'
 import { scrape, type PromSample } from './prom-text.js'
 
-const PROFILER = new URL('./cpu-profiler.mjs', import.meta.url).href
-
 export type ServiceName = 'gateway' | 'persister' | 'reconciler'
 
 /**
@@ -28,18 +26,18 @@ export class ServiceSet {
   }
 
   /**
-   * Environment additions for a process of the run: when profiling, a preload that profiles
-   * the process until it exits (Node does not allow `--cpu-prof` in NODE_OPTIONS).
+   * Node flags for a process of the run: when profiling, `--cpu-prof` into the profile
+   * directory (Node writes `CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile` as the process
+   * exits, on SIGTERM too since the services exit cleanly).
    */
-  nodeEnv (): Record<string, string> {
-    if (this.#profileDir === undefined) return {}
+  nodeArgs (): string[] {
+    if (this.#profileDir === undefined) return []
     mkdirSync(this.#profileDir, { recursive: true })
-    const inherited = process.env.NODE_OPTIONS ?? ''
-    return { NODE_OPTIONS: `${inherited} --import=${PROFILER}`.trim(), SISPORTA_BENCH_CPU_PROF_DIR: this.#profileDir }
+    return ['--cpu-prof', `--cpu-prof-dir=${this.#profileDir}`]
   }
 
   async start (name: ServiceName, label: string = name): Promise<RunningService> {
-    const service = await launchService(name, { ...this.#env.env, ...this.nodeEnv() }, join(this.#env.dir, `${label.replace('#', '-')}.log`), { readyTimeoutMs: 60_000 })
+    const service = await launchService(name, this.#env.env, join(this.#env.dir, `${label.replace('#', '-')}.log`), { readyTimeoutMs: 60_000, nodeArgs: this.nodeArgs() })
     this.#running.set(label, service)
     this.#sampler.track(label, service.process.pid!)
     if (name === 'gateway') this.#env.env.SISPORTA_GATEWAY_URL = service.url

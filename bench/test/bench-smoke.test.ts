@@ -22,7 +22,7 @@ t.test('bench – a small run exits 0 and writes a result with every required fi
   const out = mkdtempSync(join(tmpdir(), 'sisporta-bench-test-'))
   t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
 
-  const child = spawn(process.execPath, ['--conditions=sisporta-src', '--import=tsx', MAIN, '--rows', String(ROWS), '--skip-replicas', '--out', out, '--namespace', namespace, '--db-prefix', dbPrefix], {
+  const child = spawn(process.execPath, ['--conditions=sisporta-src', '--import=tsx', MAIN, '--rows', String(ROWS), '--skip-replicas', '--cpu-prof', '--out', out, '--namespace', namespace, '--db-prefix', dbPrefix], {
     env: { ...process.env, SISPORTA_NATS_URL: TEST_NATS_URL, SISPORTA_BENCH_MYSQL_SERVER: TEST_MYSQL_SERVER, SISPORTA_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -72,6 +72,11 @@ t.test('bench – a small run exits 0 and writes a result with every required fi
   t.type(r.bars.throughput.met, 'boolean')
   t.type(r.bars.memory.met, 'boolean')
   for (const [label, exit] of Object.entries(r.serviceExits)) t.equal(exit, 0, `${label} stopped cleanly`)
+  // --cpu-prof: every process wrote a profile as it exited, and the result summarises it
+  for (const label of ['gateway', 'persister#1', 'reconciler', 'extractor(full)', 'extractor(reload)']) {
+    const profile = r.profiles?.[label]
+    t.ok(profile !== undefined && profile.busySeconds > 0 && profile.topFunctions.length > 0, `a CPU profile of ${label}`)
+  }
 
   // the run cleans up after itself
   const sql = await createConnection({ uri: TEST_MYSQL_SERVER })

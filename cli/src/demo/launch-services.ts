@@ -61,10 +61,10 @@ export interface RunningService {
  * @example
  * const gateway = await launchService('gateway', { ...env, SISPORTA_HTTP_PORT: '18080' }, '/tmp/gateway.log')
  */
-export async function launchService (name: string, env: Record<string, string>, logFile: string, options: { readyTimeoutMs?: number, args?: string[] } = {}): Promise<RunningService> {
+export async function launchService (name: string, env: Record<string, string>, logFile: string, options: { readyTimeoutMs?: number, args?: string[], nodeArgs?: string[] } = {}): Promise<RunningService> {
   const port = Number(env.SISPORTA_HTTP_PORT ?? await freePort())
   const log = createWriteStream(logFile, { flags: 'a' })
-  const child = spawn(process.execPath, [...cliNodeArgs(), CLI_ENTRY, name, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...cliNodeArgs(), ...(options.nodeArgs ?? []), CLI_ENTRY, name, ...(options.args ?? [])], {
     env: { ...process.env, ...env, SISPORTA_HTTP_PORT: String(port), SISPORTA_HTTP_HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
