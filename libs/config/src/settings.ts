@@ -42,7 +42,7 @@ export interface Settings {
   readonly applyTimeoutSec: number
   /** Gateway: largest accepted body in bytes (also capped by the NATS server's max_payload). */
   readonly gatewayBodyLimit: number
-  /** Gateway: batches awaiting a JetStream PubAck at once before answering 503. */
+  /** Gateway: batch requests handled at once (received, checked or awaiting JetStream) before answering 503. */
   readonly gatewayMaxInFlight: number
   /** PEM certificate and key (content or file path); with both set the gateway serves HTTPS. */
   readonly tlsCert: string | undefined
@@ -84,7 +84,7 @@ export function readSettings (env: Env = process.env): Settings {
     openTimeoutSec: int(env, 'SISPORTA_OPEN_TIMEOUT', 6 * 3600, 1, 30 * 86400),
     applyTimeoutSec: int(env, 'SISPORTA_APPLY_TIMEOUT', 3600, 1, 30 * 86400),
     gatewayBodyLimit: int(env, 'SISPORTA_GATEWAY_BODY_LIMIT', 32 * 1024 * 1024, 1024, 64 * 1024 * 1024),
-    gatewayMaxInFlight: int(env, 'SISPORTA_GATEWAY_MAX_IN_FLIGHT', 256, 1, 10000),
+    gatewayMaxInFlight: int(env, 'SISPORTA_GATEWAY_MAX_IN_FLIGHT', 16, 1, 10000),
     tlsCert: env.SISPORTA_TLS_CERT,
     tlsKey: env.SISPORTA_TLS_KEY
   })

@@ -41,14 +41,14 @@ export interface BatchPublisherOptions {
   js: JetStreamClient
   names: BusNames
   log: Logger
-  /** Publishes awaiting a PubAck at once; beyond this, `SIS_GW_BUSY` (default 256). */
+  /** Publishes awaiting a PubAck at once; beyond this, `SIS_GW_BUSY` (default 16). */
   maxInFlight?: number
   /** How long to wait for a PubAck before answering 503 (ms, default 5000). */
   timeoutMs?: number
   metrics?: GatewayMetrics
 }
 
-export const DEFAULT_MAX_IN_FLIGHT = 256
+export const DEFAULT_MAX_IN_FLIGHT = 16
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 5_000
 
 /**

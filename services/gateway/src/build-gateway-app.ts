@@ -5,7 +5,7 @@ import { API_PREFIX, type BusNames, type SisportaConfig } from '@sisporta/contra
 import { LoadRegistry } from '@sisporta/nats'
 import { createServiceApp, type Logger } from '@sisporta/observability'
 import { resolveAuth, type GatewayAuthOptions } from './auth-options.js'
-import { createBatchPublisher } from './batch-publisher.js'
+import { createBatchPublisher, DEFAULT_MAX_IN_FLIGHT } from './batch-publisher.js'
 import { errorReply } from './errors.js'
 import { createErrorHandler } from './error-handler.js'
 import { createGatewayMetrics } from './gateway-metrics.js'
@@ -29,7 +29,11 @@ export interface GatewayAppOptions {
   loads?: LoadRegistry
   /** Largest accepted body in bytes (default 32 MiB, capped by the NATS server's max_payload). */
   bodyLimit?: number
-  /** Batches awaiting JetStream's PubAck at once before answering 503 (default 256). */
+  /**
+   * Batch requests handled at once — body being received, checked, or awaiting JetStream's
+   * PubAck — before answering 503 with Retry-After (default 16). Each holds up to about three
+   * times its body in memory.
+   */
   maxInFlight?: number
   /** How long to wait for a PubAck before answering 503 (ms, default 5000). */
   publishTimeoutMs?: number
@@ -54,12 +58,13 @@ export async function buildGatewayApp (options: GatewayAppOptions): Promise<Fast
   const bodyLimit = effectiveBodyLimit(options.bodyLimit ?? DEFAULT_BODY_LIMIT, nc, log)
   const loads = options.loads ?? await LoadRegistry.bind(nc, names)
   const metrics = createGatewayMetrics(options.metrics)
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
   const publisher = createBatchPublisher({
     js: nc.jetstream(),
     names,
     log,
     metrics,
-    ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
+    maxInFlight,
     ...(options.publishTimeoutMs !== undefined ? { timeoutMs: options.publishTimeoutMs } : {})
   })
 
@@ -74,7 +79,7 @@ export async function buildGatewayApp (options: GatewayAppOptions): Promise<Fast
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(errorReply(404, 'SIS_GW_ROUTE_UNKNOWN', `no route ${request.method} ${request.url.slice(0, 200)}`))
   })
-  await app.register(ingestRoutes, { prefix: API_PREFIX, config: options.config, loads, publisher, auth, metrics, bodyLimit })
+  await app.register(ingestRoutes, { prefix: API_PREFIX, config: options.config, loads, publisher, auth, metrics, bodyLimit, maxInFlight })
   log.info({ streams: options.config.streams.map((s) => s.name), bodyLimit, algorithms: auth.algorithms }, 'gateway ready to accept batches')
   return app
 }

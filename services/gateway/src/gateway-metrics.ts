@@ -11,6 +11,7 @@ export interface GatewayMetrics {
   /** From publish to JetStream's PubAck. */
   readonly publishSeconds: Histogram<'stream'>
   readonly publishesInFlight: Gauge
+  readonly batchesInProgress: Gauge
   /** Ingestion API requests, for latency percentiles per route. */
   readonly requestSeconds: Histogram<'method' | 'route' | 'status_code'>
 }
@@ -37,6 +38,7 @@ export function createGatewayMetrics (registry: Registry): GatewayMetrics {
       registers
     }),
     publishesInFlight: new Gauge({ name: 'sisporta_gateway_publishes_in_flight', help: 'Batches published and not yet acknowledged by JetStream', registers }),
+    batchesInProgress: new Gauge({ name: 'sisporta_gateway_batches_in_progress', help: 'Batch requests being received, checked or published (bounded by SISPORTA_GATEWAY_MAX_IN_FLIGHT)', registers }),
     requestSeconds: new Histogram({
       name: 'sisporta_gateway_http_request_seconds',
       help: 'Ingestion API request duration, from request received to reply sent',

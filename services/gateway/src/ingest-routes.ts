@@ -20,6 +20,8 @@ export interface IngestRoutesOptions {
   auth: ResolvedAuth
   metrics: GatewayMetrics
   bodyLimit: number
+  /** Batch requests handled at once, from arrival to answer; beyond this, 503 `SIS_GW_BUSY`. */
+  maxInFlight: number
 }
 
 interface StreamParams { stream: string }
@@ -32,9 +34,10 @@ interface BatchParams extends LoadParams { batch: number }
  * these routes only.
  */
 export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesOptions): Promise<void> {
-  const { config, loads, publisher, metrics } = options
+  const { config, loads, publisher, metrics, maxInFlight } = options
   // One compiled check per configured stream and string form, built once: a batch is checked
   // in one pass, whichever way its body was parsed (see checkBody).
+  let batchesInProgress = 0
   const checkers = new Map<string, BodyChecks<BatchBody, BatchProblem>>(config.streams.map((s) => [s.name, {
     text: createBatchChecker(s, 'text'),
     utf8Bytes: createBatchChecker(s, 'utf8-bytes')
@@ -75,9 +78,20 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
     // The hot path: per-request access logs at thousands of batches a second cost more than
     // they tell. Refusals are still logged (at warn) and every outcome is counted in metrics.
     logLevel: 'warn',
-    // Refuse before reading the body when the bus is already saturated: cheap back-pressure.
-    onRequest: async () => {
-      if (publisher.saturated) throw new GatewayError('SIS_GW_BUSY', `the gateway has ${publisher.inFlight} batches awaiting JetStream: retry shortly`)
+    // Back-pressure before the body is read: a batch request holds its body (up to the body
+    // limit), its parse and its publish until it is answered, so the number of them in
+    // progress — not only those awaiting JetStream — is what bounds the gateway's memory.
+    onRequest: async (request, reply) => {
+      if (batchesInProgress >= maxInFlight || publisher.saturated) {
+        throw new GatewayError('SIS_GW_BUSY', `the gateway is handling ${batchesInProgress} batches (at most ${maxInFlight}): retry shortly`)
+      }
+      batchesInProgress++
+      metrics.batchesInProgress.inc()
+      // 'close' comes once the answer is sent or the client went away, whichever ends it
+      reply.raw.once('close', () => {
+        batchesInProgress--
+        metrics.batchesInProgress.dec()
+      })
     }
   }, async (request, reply) => {
     const { stream, loadId, batch } = request.params

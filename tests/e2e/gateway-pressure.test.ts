@@ -1,0 +1,139 @@
+import t from 'tap'
+import { request, Agent } from 'node:http'
+import { connect as tcpConnect, type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { eventually } from '@sisporta/testkit'
+import { startPipeline, type Pipeline } from '../support/pipeline.js'
+
+// The gateway as the images run it (a capped heap), alone: a flood of large batches must get
+// 202 or 503 + Retry-After, never crash it, and every 202 must be a stored message.
+const CONFIG = `
+streams:
+  - name: notes
+    source: { table: notes }
+    target: { table: notes, key: [id] }
+    columns:
+      - { name: id, from: id, type: int }
+      - { name: body, from: body, type: string }
+`
+const HEAP_MB = 64
+const MAX_IN_FLIGHT = 8
+
+interface Answer { status: number, code?: string, retryAfter?: string, ms: number }
+
+/** One ~800 KB batch body: 2000 rows of accented text. */
+function batchBody (batch: number): Buffer {
+  const text = 'Ação à vista: válvula de pressão nº 7, lingüiça, coração, órgão — '.repeat(6)
+  const rows = Array.from({ length: 2000 }, (_, i) => [batch * 2000 + i, `${i} ${text}`])
+  return Buffer.from(JSON.stringify({ columns: ['id', 'body'], rows }))
+}
+
+async function post (p: Pipeline, agent: Agent, path: string, body: Buffer): Promise<Answer> {
+  const started = performance.now()
+  return await new Promise((resolve, reject) => {
+    const req = request(`${p.env.SISPORTA_GATEWAY_URL!}/v1${path}`, {
+      method: 'POST',
+      agent,
+      headers: { authorization: `Bearer ${p.token}`, 'content-type': 'application/json', 'content-length': body.length }
+    }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        let code: string | undefined
+        try { code = (JSON.parse(text) as { code?: string }).code } catch {}
+        resolve({ status: res.statusCode ?? 0, ...(code !== undefined ? { code } : {}), ...(res.headers['retry-after'] !== undefined ? { retryAfter: res.headers['retry-after'] } : {}), ms: performance.now() - started })
+      })
+    })
+    // a 503 may come before the body is sent: the gateway closes the request early
+    req.on('error', (err: NodeJS.ErrnoException) => { err.code === 'EPIPE' || err.code === 'ECONNRESET' ? resolve({ status: -1, code: err.code, ms: 0 }) : reject(err) })
+    req.end(body)
+  })
+}
+
+async function batchMessages (p: Pipeline): Promise<number> {
+  const jsm = await p.nc.jetstreamManager()
+  return (await jsm.streams.info(p.names.batchStream)).state.messages
+}
+
+function percentile (values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0
+}
+
+t.test('gateway under pressure – a flood of large batches gets 202 or 503 + Retry-After, the gateway stays up, every 202 is stored', async (t) => {
+  const p = await startPipeline(t, {
+    configYaml: CONFIG,
+    services: ['gateway'],
+    env: { NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}`, SISPORTA_GATEWAY_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) }
+  })
+  const gateway = p.services.get('gateway')!
+  let exited: number | string | undefined
+  void gateway.exited.then((code) => { exited = code })
+  const opened = await post(p, new Agent(), '/streams/notes/loads', Buffer.from('{"mode":"full"}'))
+  t.equal(opened.status, 201)
+  const loadId = 1
+  const BATCHES = 120
+  const bodies = Array.from({ length: BATCHES }, (_, b) => batchBody(b))
+  t.comment(`${BATCHES} bodies of ${bodies[0]!.length} bytes, all at once, against a gateway with a ${HEAP_MB} MB heap and ${MAX_IN_FLIGHT} batches in flight`)
+
+  const agent = new Agent({ keepAlive: true, maxSockets: BATCHES })
+  const answers = await Promise.all(bodies.map(async (body, b) => await post(p, agent, `/streams/notes/loads/${loadId}/batches/${b}`, body)))
+  const accepted = answers.filter((a) => a.status === 202)
+  const busy = answers.filter((a) => a.status === 503 || a.status === -1)
+  t.equal(accepted.length + busy.length, BATCHES, `only 202 and 503 (${accepted.length} accepted, ${busy.length} refused)`, { statuses: [...new Set(answers.map((a) => a.status))] })
+  t.ok(busy.length > 0, 'the bound refused some')
+  for (const a of busy.filter((a) => a.status === 503)) {
+    if (a.code !== 'SIS_GW_BUSY' || a.retryAfter !== '1') t.fail(`a 503 without SIS_GW_BUSY and Retry-After: ${JSON.stringify(a)}`)
+  }
+  t.equal(exited, undefined, 'the gateway is still running')
+  t.equal(await batchMessages(p), accepted.length, 'every 202 is a stored message, and nothing else is')
+  t.comment(`accepted batch latency under the flood: p50 ${Math.round(percentile(accepted.map((a) => a.ms), 0.5))} ms, p99 ${Math.round(percentile(accepted.map((a) => a.ms), 0.99))} ms`)
+
+  // what the extractor does with a 503: try again later; in the end every batch is stored once
+  const refused = answers.map((a, b) => a.status === 202 ? -1 : b).filter((b) => b >= 0)
+  for (let round = 0; refused.length > 0 && round < 50; round++) {
+    const retry = refused.splice(0, MAX_IN_FLIGHT)
+    const again = await Promise.all(retry.map(async (b) => await post(p, agent, `/streams/notes/loads/${loadId}/batches/${b}`, bodies[b]!)))
+    again.forEach((a, i) => { if (a.status !== 202) refused.push(retry[i]!) })
+    if (refused.length > 0) await sleep(200)
+  }
+  t.same(refused, [], 'every refused batch was accepted on retry')
+  t.equal(await batchMessages(p), BATCHES, 'each batch stored exactly once')
+  const health = await fetch(`${p.env.SISPORTA_GATEWAY_URL!}/healthz`)
+  t.equal(health.status, 200, 'healthy after the flood')
+  agent.destroy()
+})
+
+t.test('gateway under pressure – slow uploads hold their slot until they end, then free it', async (t) => {
+  const p = await startPipeline(t, { configYaml: CONFIG, services: ['gateway'], env: { SISPORTA_GATEWAY_MAX_IN_FLIGHT: '3' } })
+  const agent = new Agent()
+  t.equal((await post(p, agent, '/streams/notes/loads', Buffer.from('{"mode":"full"}'))).status, 201)
+  const url = new URL(p.env.SISPORTA_GATEWAY_URL!)
+  const body = batchBody(0)
+  // three clients send their headers and a first part of the body, then stall
+  const stalled: Socket[] = []
+  for (let b = 0; b < 3; b++) {
+    const socket = tcpConnect(Number(url.port), url.hostname)
+    socket.on('error', () => {})
+    socket.write(`POST /v1/streams/notes/loads/1/batches/${b} HTTP/1.1\r\nhost: ${url.host}\r\nauthorization: Bearer ${p.token}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`)
+    socket.write(body.subarray(0, 1000))
+    stalled.push(socket)
+  }
+  await eventually(async () => {
+    const metrics = await (await fetch(`${url.origin}/metrics`)).text()
+    return /^sisporta_gateway_batches_in_progress(\{[^}]*\})? 3$/m.test(metrics) ? true : undefined
+  }, { what: 'the stalled uploads to be counted' })
+  const refused = await post(p, agent, '/streams/notes/loads/1/batches/9', body)
+  t.equal(refused.status, 503, 'a fourth batch is refused while three bodies are still arriving')
+  t.equal(refused.code, 'SIS_GW_BUSY')
+  t.equal(refused.retryAfter, '1')
+
+  for (const socket of stalled) socket.destroy()
+  await eventually(async () => {
+    const answer = await post(p, agent, '/streams/notes/loads/1/batches/9', body)
+    return answer.status === 202 ? true : undefined
+  }, { what: 'the batch to be accepted' })
+  t.pass('once the stalled clients went away, their slots are free again')
+  t.equal(await batchMessages(p), 1, 'nothing of the abandoned uploads was published')
+})
