@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { createConnection, type Connection } from 'mysql2/promise'
@@ -105,4 +109,22 @@ export async function testPostgresDatabase (t: Teardown, prefix = 'sisporta_t'):
     await admin.end().catch(() => {})
   })
   return { url, database, sql }
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 / localhost (P-256, one day), made with openssl in a
+ * fresh temp dir: `cert.pem` and `key.pem` in `dir`. Undefined when openssl is not installed,
+ * so a TLS test can say why it was skipped.
+ */
+export function selfSignedCertificate (): { dir: string, certFile: string, keyFile: string } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'sisporta-tls-'))
+  const certFile = join(dir, 'cert.pem')
+  const keyFile = join(dir, 'key.pem')
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' })
+    return { dir, certFile, keyFile }
+  } catch {
+    return undefined
+  }
 }

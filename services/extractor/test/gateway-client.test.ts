@@ -1,15 +1,14 @@
 import t, { type Test } from 'tap'
-import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createSigner } from 'fast-jwt'
 import { parseConfig } from '@sisporta/config'
 import { buildGatewayApp } from '@sisporta/gateway'
 import { createLogger, createMetricsRegistry } from '@sisporta/observability'
-import { logSink, testBus } from '@sisporta/testkit'
+import { logSink, selfSignedCertificate, testBus } from '@sisporta/testkit'
 import { GatewayClient } from '../src/gateway-client.js'
 import { encodeBatchBytes } from '../src/encode-batches.js'
 
@@ -228,16 +227,9 @@ t.test('gateway client – keeps connections alive, and opens at most maxSockets
   t.equal(server.connections(), 2, 'eight at once share two connections')
 })
 
-const tlsDir = mkdtempSync(join(tmpdir(), 'sisporta-extractor-tls-'))
-const haveCert = ((): boolean => {
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(tlsDir, 'key.pem'), '-out', join(tlsDir, 'cert.pem')], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
+const tls = selfSignedCertificate()
+const tlsDir = tls?.dir ?? ''
+const haveCert = tls !== undefined
 
 t.test('gateway client – HTTPS: refuses a certificate it does not trust, works with NODE_EXTRA_CA_CERTS', { skip: haveCert ? false : 'openssl is not installed' }, async (t) => {
   const certFile = join(tlsDir, 'cert.pem')

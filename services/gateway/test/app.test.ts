@@ -1,13 +1,11 @@
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { connect } from 'nats'
 import { createLogger, createMetricsRegistry } from '@sisporta/observability'
-import { TEST_NATS_URL, logSink, testBus } from '@sisporta/testkit'
+import { TEST_NATS_URL, logSink, selfSignedCertificate, testBus } from '@sisporta/testkit'
 import { buildGatewayApp } from '../src/index.js'
 import { CONFIG, SECRET, errorOf, startGateway } from './fixture.js'
 
@@ -50,16 +48,9 @@ t.test('gateway app – /readyz turns 503 when the NATS connection is gone', asy
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'still alive')
 })
 
-const tlsDir = mkdtempSync(join(tmpdir(), 'sisporta-gw-tls-'))
-const haveCert = ((): boolean => {
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(tlsDir, 'key.pem'), '-out', join(tlsDir, 'cert.pem')], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
+const tls = selfSignedCertificate()
+const tlsDir = tls?.dir ?? ''
+const haveCert = tls !== undefined
 
 t.test('gateway app – serves HTTPS when given a certificate', { skip: haveCert ? false : 'openssl is not installed' }, async (t) => {
   const dir = tlsDir
