@@ -1,19 +1,13 @@
 import t from 'tap'
-import type { Connection } from 'mysql2/promise'
 import { createDemoErp, demoConfigYaml } from '@sisporta/cli'
 import { eventually } from '@sisporta/testkit'
-import { startPipeline } from '../support/pipeline.js'
+import { countRows as count, startPipeline } from '../support/pipeline.js'
 
 // Crashes mid-load: the persister and then the gateway are killed with SIGKILL while a full
 // load runs, and restarted. The extractor retries, JetStream redelivers what was not
 // acknowledged, the bookkeeping makes redeliveries no-ops: the load ends reconciled and the
 // target equals the source value for value, nothing deleted wrongly.
 const SIZE = { products: 6000, customers: 10 }
-
-async function count (sql: Connection, table: string): Promise<number> {
-  const [rows] = await sql.query(`SELECT COUNT(*) AS n FROM \`${table}\``) as unknown as [{ n: string }[]]
-  return Number(rows[0]!.n)
-}
 
 t.test('crash – persister and gateway killed with SIGKILL mid-load: the load completes, target equals source', async (t) => {
   const p = await startPipeline(t, {

@@ -5,7 +5,7 @@ import { headers as natsHeaders } from 'nats'
 import { BatchHeaders, type LoadRecord } from '@sisporta/contracts'
 import { changeDemoErp, createDemoErp, demoConfigYaml } from '@sisporta/cli'
 import { eventually } from '@sisporta/testkit'
-import { startPipeline } from '../support/pipeline.js'
+import { countRows as count, startPipeline } from '../support/pipeline.js'
 import { EXTREME_PRODUCT, checkExtremeProduct } from '../support/extreme-row.js'
 
 // One pipeline for the whole file: the four services as separate processes over real NATS and
@@ -17,11 +17,6 @@ async function fill (sql: Connection): Promise<void> {
   await sql.query('INSERT INTO Produtos VALUES ?', [[EXTREME_PRODUCT]])
 }
 
-
-async function count (sql: Connection, table: string): Promise<number> {
-  const [rows] = await sql.query(`SELECT COUNT(*) AS n FROM \`${table}\``) as unknown as [{ n: string }[]]
-  return Number(rows[0]!.n)
-}
 
 
 t.test('pipeline', async (t) => {

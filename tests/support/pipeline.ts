@@ -40,6 +40,12 @@ interface Teardown {
   teardown(fn: () => unknown): void
 }
 
+/** Rows in a table now. */
+export async function countRows (sql: Connection, table: string): Promise<number> {
+  const [rows] = await sql.query(`SELECT COUNT(*) AS n FROM \`${table}\``) as unknown as [{ n: string }[]]
+  return Number(rows[0]!.n)
+}
+
 /**
  * Builds an isolated pipeline: a source database filled by `fillSource`, an empty target
  * database, a fresh NATS namespace, a config file, `sisporta migrate`, and the four services

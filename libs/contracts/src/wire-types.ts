@@ -86,7 +86,8 @@ function twoDigitsAt (s: string, i: number): number {
   return a < 0 || b < 0 ? -1 : a * 10 + b
 }
 
-function validDate (y: number, m: number, d: number): boolean {
+/** Whether year `y` (1–9999), month `m` and day `d` name a day of the proleptic Gregorian calendar. */
+export function isCalendarDate (y: number, m: number, d: number): boolean {
   if (y < 1 || m < 1 || m > 12 || d < 1) return false
   if (m === 2 && ((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0)) return d <= 29
   return d <= DAYS_IN_MONTH[m - 1]!
@@ -99,7 +100,7 @@ function startsWithDate (s: string): boolean {
   const month = twoDigitsAt(s, 5)
   const day = twoDigitsAt(s, 8)
   if (century < 0 || year < 0 || month < 0 || day < 0 || s.charCodeAt(4) !== MINUS || s.charCodeAt(7) !== MINUS) return false
-  return validDate(century * 100 + year, month, day)
+  return isCalendarDate(century * 100 + year, month, day)
 }
 
 function isDate (s: string): boolean {

@@ -18,9 +18,9 @@ const TAIL = Buffer.from(']}')
  * never encoded twice.
  *
  * @example
- * encodeBatchBytes(['sku', 'name'], rows, 900_000, describeRow) // [<Buffer 7b 22 63 6f …>, …]
+ * encodeBatches(['sku', 'name'], rows, 900_000, describeRow) // [<Buffer 7b 22 63 6f …>, …]
  */
-export function encodeBatchBytes (columns: readonly string[], rows: readonly WireRow[], maxBytes: number, describeRow: (row: WireRow) => string): Buffer[] {
+export function encodeBatches (columns: readonly string[], rows: readonly WireRow[], maxBytes: number, describeRow: (row: WireRow) => string): Buffer[] {
   if (rows.length === 0) return []
   const text = JSON.stringify({ columns, rows })
   // UTF-8 takes at least a byte per UTF-16 unit: a text longer than the limit is over it, unencoded.
@@ -29,20 +29,6 @@ export function encodeBatchBytes (columns: readonly string[], rows: readonly Wir
     if (body.length <= maxBytes) return [body]
   }
   return splitPage(columns, rows, maxBytes, describeRow)
-}
-
-/**
- * {@link encodeBatchBytes} as text: the same bodies, for callers that want strings.
- *
- * @example
- * encodeBatches(['sku', 'name'], rows, 900_000, describeRow) // ['{"columns":["sku","name"],"rows":[…]}', …]
- */
-export function encodeBatches (columns: readonly string[], rows: readonly WireRow[], maxBytes: number, describeRow: (row: WireRow) => string): string[] {
-  if (rows.length === 0) return []
-  const body = JSON.stringify({ columns, rows })
-  if (body.length <= maxBytes && Buffer.byteLength(body, 'utf8') <= maxBytes) return [body]
-  // JSON.stringify escapes lone surrogates, so the bytes are valid UTF-8 and decode to the same text.
-  return splitPage(columns, rows, maxBytes, describeRow).map((bytes) => bytes.toString('utf8'))
 }
 
 /** Cuts a page that is over `maxBytes` into bodies under it, each row encoded once. */

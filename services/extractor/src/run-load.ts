@@ -4,7 +4,7 @@ import type { LoadMode, LoadRecord, StreamConfig } from '@sisporta/contracts'
 import { keyOf, streamPages, type SourceDialect } from '@sisporta/source'
 import type { GatewayClient } from './gateway-client.js'
 import { ExtractError } from './errors.js'
-import { encodeBatchBytes } from './encode-batches.js'
+import { encodeBatches } from './encode-batches.js'
 
 /** Under NATS's default max_payload of 1 MiB, with room for headers. */
 export const DEFAULT_MAX_BATCH_BYTES = 960_000
@@ -59,7 +59,7 @@ export async function runLoad (deps: { source: SourceDialect, gateway: GatewayCl
     options.signal?.throwIfAborted()
     rows += page.length
     // Encoded once here; the gateway forwards these exact bytes to the bus.
-    for (const body of encodeBatchBytes(columns, page, options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, describeRow)) {
+    for (const body of encodeBatches(columns, page, options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, describeRow)) {
       const batch = batches++
       const post = deps.gateway.postBatch(stream.name, load.id, batch, body).then((reply) => {
         posted++

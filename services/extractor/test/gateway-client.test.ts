@@ -10,7 +10,7 @@ import { buildGatewayApp } from '@sisporta/gateway'
 import { createLogger, createMetricsRegistry } from '@sisporta/observability'
 import { logSink, selfSignedCertificate, testBus } from '@sisporta/testkit'
 import { GatewayClient } from '../src/gateway-client.js'
-import { encodeBatchBytes } from '../src/encode-batches.js'
+import { encodeBatches } from '../src/encode-batches.js'
 
 const SECRET = 'gateway-client-test-secret-long-enough-for-hs256'
 const token = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 })({ sub: 'test', streams: ['*'] })
@@ -81,7 +81,7 @@ t.test('gateway client – with the real gateway: opens a load, posts batches as
   const client = new GatewayClient({ url: `${gw.url}/`, token, onRetry: (r) => retries.push(r.reason) })
   const load = await client.openLoad('items', 'full')
   t.equal(load.state, 'open')
-  const [body, ...more] = encodeBatchBytes(['id', 'note'], [[1, 'Açúcar ☕ 😀'], [2, 'tab\tquote" \u0000 \u2028 \\'], [3, null]], 960_000, String)
+  const [body, ...more] = encodeBatches(['id', 'note'], [[1, 'Açúcar ☕ 😀'], [2, 'tab\tquote" \u0000 \u2028 \\'], [3, null]], 960_000, String)
   t.equal(more.length, 0)
   t.same(await client.postBatch('items', load.id, 0, body!), { stream: 'items', loadId: load.id, batch: 0, rows: 3, duplicate: false })
   t.ok((await gw.lastBatch()).equals(body!), 'the bus holds the bytes sent, byte for byte')

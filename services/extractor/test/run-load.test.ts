@@ -60,12 +60,12 @@ t.test('run load – reads the source in pages, posts every batch, seals with th
 
 t.test('run load – a page with huge values is split into batches under the byte limit', async (t) => {
   const rows = Array.from({ length: 10 }, (_, i) => [i, 'x'.repeat(300_000)])
-  const bodies = encodeBatches(['id', 'note'], rows, 960_000, (r) => String(r[0]))
+  const bodies = encodeBatches(['id', 'note'], rows, 960_000, (r) => String(r[0])).map((b) => b.toString('utf8'))
   t.ok(bodies.length >= 4, `split into ${bodies.length} bodies`)
   t.ok(bodies.every((b) => Buffer.byteLength(b) <= 960_000), 'each under the limit')
   t.same(bodies.flatMap((b) => (JSON.parse(b) as { rows: unknown[][] }).rows.map((r) => r[0])), rows.map((r) => r[0]), 'every row once, in order')
   const small = [[1, 'ação ☕'], [2, null]]
-  t.same(encodeBatches(['id', 'note'], small, 960_000, () => ''), [JSON.stringify({ columns: ['id', 'note'], rows: small })], 'a page that fits is one body, exactly its JSON')
+  t.same(encodeBatches(['id', 'note'], small, 960_000, () => '').map((b) => b.toString('utf8')), [JSON.stringify({ columns: ['id', 'note'], rows: small })], 'a page that fits is one body, exactly its JSON')
   t.throws(() => encodeBatches(['id', 'note'], [[1, 'x'.repeat(2_000_000)]], 960_000, () => '[1]'), { code: 'SIS_EXTRACT_ROW_TOO_LARGE', message: /row \[1\] is \d+ bytes/ })
 })
 

@@ -82,7 +82,7 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
     // limit), its parse and its publish until it is answered, so the number of them in
     // progress — not only those awaiting JetStream — is what bounds the gateway's memory.
     onRequest: async (request, reply) => {
-      if (batchesInProgress >= maxInFlight || publisher.saturated) {
+      if (batchesInProgress >= maxInFlight) {
         throw new GatewayError('SIS_GW_BUSY', `the gateway is handling ${batchesInProgress} batches (at most ${maxInFlight}): retry shortly`)
       }
       batchesInProgress++

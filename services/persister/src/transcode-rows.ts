@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { DECIMAL_DEFAULTS, createBatchChecker, type StreamConfig } from '@sisporta/contracts'
+import { DECIMAL_DEFAULTS, createBatchChecker, isCalendarDate, type StreamConfig } from '@sisporta/contracts'
 import type { RenderedRows } from './render-rows.js'
 import { ASCII_ESCAPES } from './sql-literal.js'
 
@@ -518,10 +518,7 @@ function isDate (src: Uint8Array, at: number): boolean {
   const y = digitsAt(src, at, 4)
   const m = digitsAt(src, at + 5, 2)
   const d = digitsAt(src, at + 8, 2)
-  if (y < 1 || m < 1 || m > 12 || d < 1) return false
-  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
-  const days = m === 2 ? (leap ? 29 : 28) : m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31
-  return d <= days
+  return isCalendarDate(y, m, d)
 }
 
 /** `YYYY-MM-DDTHH:MM:SS[.f{1,6}]`. */
