@@ -1,3 +1,4 @@
+import { requireSetting } from '@sisporta/config'
 import { isSuccessfulLoad, type LoadRecord } from '@sisporta/contracts'
 import { createSourceDialect } from '@sisporta/source'
 import { gatewayClientFrom, runLoad, waitForLoad, type LoadProgress } from '@sisporta/extractor'
@@ -35,7 +36,7 @@ export const extractCommand: Command = {
     const timeoutMs = Number(t[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[t[2] as 's' | 'm' | 'h']
 
     const gateway = gatewayClientFrom(settings, log)
-    const source = createSourceDialect(settings.sourceUrl, { log, allowWritableLogin: values['allow-writable-login'] === true || settings.allowWritableLogin })
+    const source = createSourceDialect(requireSetting(settings.sourceUrl, 'SISPORTA_SOURCE_URL'), { log, allowWritableLogin: values['allow-writable-login'] === true || settings.allowWritableLogin })
     const started = Date.now()
     let sealed: LoadRecord
     try {

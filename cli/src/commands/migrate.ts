@@ -1,3 +1,4 @@
+import { requireSetting } from '@sisporta/config'
 import { createDb, ensureDatabase, migrate } from '@sisporta/db'
 import type { Command } from './command.js'
 import { loadContext } from './context.js'
@@ -5,8 +6,9 @@ import { loadContext } from './context.js'
 export const migrateCommand: Command = {
   async run () {
     const { settings, config } = loadContext()
-    await ensureDatabase(settings.mysqlUrl)
-    const db = createDb(settings.mysqlUrl, { poolSize: 1 })
+    const mysqlUrl = requireSetting(settings.mysqlUrl, 'SISPORTA_MYSQL_URL')
+    await ensureDatabase(mysqlUrl)
+    const db = createDb(mysqlUrl, { poolSize: 1 })
     try {
       const { changes } = await migrate(db, config)
       for (const change of changes) process.stdout.write(`${change}\n`)

@@ -56,7 +56,8 @@ export const demoCommand: Command = {
       throw new UsageError('demo: --products and --customers must be integers of at least 10')
     }
     const base = readSettings()
-    const server = new URL(base.mysqlUrl)
+    // the demo alone falls back to the local server's root login (a developer machine)
+    const server = new URL(base.mysqlUrl ?? 'mysql://root@127.0.0.1:3306')
     server.pathname = ''
     const serverUrl = server.toString().replace(/\/$/, '')
     const dir = mkdtempSync(join(tmpdir(), 'sisporta-demo-'))

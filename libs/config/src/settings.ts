@@ -12,8 +12,12 @@ export interface Settings {
   readonly configFile: string
   readonly namespace: string
   readonly natsUrl: string
-  readonly mysqlUrl: string
-  readonly sourceUrl: string
+  /** How to authenticate to NATS and whether to use TLS (besides credentials in `natsUrl`). */
+  readonly nats: NatsSecuritySettings
+  /** The target database; no default outside the demo (see {@link requireSetting}). */
+  readonly mysqlUrl: string | undefined
+  /** The source database; no default outside the demo. */
+  readonly sourceUrl: string | undefined
   /** Let the extractor read with a login that could write (refused by default). */
   readonly allowWritableLogin: boolean
   readonly gatewayUrl: string
@@ -21,10 +25,22 @@ export interface Settings {
   readonly jwtSecret: string | undefined
   readonly jwtPublicKey: string | undefined
   readonly jwtPrivateKey: string | undefined
+  /** JWKS file (JSON `{ keys: [...] }`): several verification keys at once, chosen by `kid`. */
+  readonly jwtJwks: string | undefined
+  /** Required `iss` of tokens (the gateway checks it, `token issue` sets it) when set. */
+  readonly jwtIssuer: string | undefined
+  /** Required `aud` of tokens when set. */
+  readonly jwtAudience: string | undefined
+  /** Longest lifetime (`exp` − `iat`) a token may have, in seconds (default 30 days). */
+  readonly jwtMaxTtlSec: number
   readonly logLevel: string
   /** The process's own port, when set; each service has its own default. */
   readonly httpPort: number | undefined
   readonly httpHost: string
+  /** When set, `/metrics` is served on this port only (not on `httpPort`). */
+  readonly metricsPort: number | undefined
+  /** Let the extractor send its token over plain http:// to a host that is not loopback. */
+  readonly allowInsecureGateway: boolean
   readonly batchSize: number
   /** Largest batch body the extractor sends, in bytes; pages with long values are split to fit. */
   readonly maxBatchBytes: number
@@ -44,7 +60,31 @@ export interface Settings {
   readonly gatewayBodyLimit: number
   /** Gateway: batch requests handled at once (received, checked or awaiting JetStream) before answering 503. */
   readonly gatewayMaxInFlight: number
+  /** Gateway: batch requests one token subject may have in progress at once (its share of `gatewayMaxInFlight`). */
+  readonly gatewayMaxInFlightPerToken: number
+  /** Gateway: seconds a request body may take to arrive before the request is answered 408 and its slot freed. */
+  readonly gatewayBodyTimeoutSec: number
   /** PEM certificate and key (content or file path); with both set the gateway serves HTTPS. */
+  readonly tlsCert: string | undefined
+  readonly tlsKey: string | undefined
+}
+
+/**
+ * NATS authentication and TLS, each from its own environment variable. Files are paths;
+ * secrets are never logged. Credentials in `SISPORTA_NATS_URL` (`nats://user:pass@host`) work too.
+ */
+export interface NatsSecuritySettings {
+  /** SISPORTA_NATS_USER / SISPORTA_NATS_PASSWORD */
+  readonly user: string | undefined
+  readonly password: string | undefined
+  /** SISPORTA_NATS_TOKEN */
+  readonly token: string | undefined
+  /** SISPORTA_NATS_CREDS: a `.creds` file (user JWT + nkey seed). */
+  readonly credsFile: string | undefined
+  /** SISPORTA_NATS_NKEY: a file holding an nkey seed (`SU…`). */
+  readonly nkeySeedFile: string | undefined
+  /** SISPORTA_NATS_TLS_CA / _TLS_CERT / _TLS_KEY: PEM files; with a CA alone, TLS with server verification. */
+  readonly tlsCa: string | undefined
   readonly tlsCert: string | undefined
   readonly tlsKey: string | undefined
 }
@@ -60,21 +100,38 @@ export function readSettings (env: Env = process.env): Settings {
   if ((env.SISPORTA_TLS_CERT === undefined) !== (env.SISPORTA_TLS_KEY === undefined)) {
     throw new ConfigError('SIS_CFG_ENV', 'set both SISPORTA_TLS_CERT and SISPORTA_TLS_KEY, or neither')
   }
+  const gatewayMaxInFlight = int(env, 'SISPORTA_GATEWAY_MAX_IN_FLIGHT', 16, 1, 10000)
   return Object.freeze({
     configFile: env.SISPORTA_CONFIG ?? './sisporta.yaml',
     namespace,
     natsUrl: env.SISPORTA_NATS_URL ?? 'nats://127.0.0.1:4222',
-    mysqlUrl: url(env, 'SISPORTA_MYSQL_URL', 'mysql://root@127.0.0.1:3306/sisporta'),
-    sourceUrl: url(env, 'SISPORTA_SOURCE_URL', 'mysql://root@127.0.0.1:3306/erp'),
+    nats: Object.freeze({
+      user: optional(env, 'SISPORTA_NATS_USER'),
+      password: optional(env, 'SISPORTA_NATS_PASSWORD'),
+      token: optional(env, 'SISPORTA_NATS_TOKEN'),
+      credsFile: optional(env, 'SISPORTA_NATS_CREDS'),
+      nkeySeedFile: optional(env, 'SISPORTA_NATS_NKEY'),
+      tlsCa: optional(env, 'SISPORTA_NATS_TLS_CA'),
+      tlsCert: optional(env, 'SISPORTA_NATS_TLS_CERT'),
+      tlsKey: optional(env, 'SISPORTA_NATS_TLS_KEY')
+    }),
+    mysqlUrl: optionalUrl(env, 'SISPORTA_MYSQL_URL'),
+    sourceUrl: optionalUrl(env, 'SISPORTA_SOURCE_URL'),
     allowWritableLogin: bool(env, 'SISPORTA_ALLOW_WRITABLE_LOGIN'),
     gatewayUrl: url(env, 'SISPORTA_GATEWAY_URL', 'http://127.0.0.1:8080'),
     token: env.SISPORTA_TOKEN,
     jwtSecret: env.SISPORTA_JWT_SECRET,
     jwtPublicKey: env.SISPORTA_JWT_PUBLIC_KEY,
     jwtPrivateKey: env.SISPORTA_JWT_PRIVATE_KEY,
+    jwtJwks: optional(env, 'SISPORTA_JWT_JWKS'),
+    jwtIssuer: optional(env, 'SISPORTA_JWT_ISSUER'),
+    jwtAudience: optional(env, 'SISPORTA_JWT_AUDIENCE'),
+    jwtMaxTtlSec: duration(env, 'SISPORTA_JWT_MAX_TTL', 30 * 86400, 60, 366 * 86400),
     logLevel: env.SISPORTA_LOG_LEVEL ?? 'info',
     httpPort: env.SISPORTA_HTTP_PORT === undefined ? undefined : int(env, 'SISPORTA_HTTP_PORT', 0, 0, 65535),
     httpHost: env.SISPORTA_HTTP_HOST ?? '0.0.0.0',
+    metricsPort: env.SISPORTA_METRICS_PORT === undefined || env.SISPORTA_METRICS_PORT === '' ? undefined : int(env, 'SISPORTA_METRICS_PORT', 0, 0, 65535),
+    allowInsecureGateway: bool(env, 'SISPORTA_ALLOW_INSECURE_GATEWAY'),
     batchSize: int(env, 'SISPORTA_BATCH_SIZE', 2000, 1, 50000),
     inFlight: int(env, 'SISPORTA_IN_FLIGHT', 4, 1, 64),
     maxBatchBytes: int(env, 'SISPORTA_MAX_BATCH_BYTES', 960_000, 1024, 64 * 1024 * 1024),
@@ -84,10 +141,47 @@ export function readSettings (env: Env = process.env): Settings {
     openTimeoutSec: int(env, 'SISPORTA_OPEN_TIMEOUT', 6 * 3600, 1, 30 * 86400),
     applyTimeoutSec: int(env, 'SISPORTA_APPLY_TIMEOUT', 3600, 1, 30 * 86400),
     gatewayBodyLimit: int(env, 'SISPORTA_GATEWAY_BODY_LIMIT', 32 * 1024 * 1024, 1024, 64 * 1024 * 1024),
-    gatewayMaxInFlight: int(env, 'SISPORTA_GATEWAY_MAX_IN_FLIGHT', 16, 1, 10000),
+    gatewayMaxInFlight,
+    gatewayMaxInFlightPerToken: int(env, 'SISPORTA_GATEWAY_MAX_IN_FLIGHT_PER_TOKEN', Math.max(1, Math.ceil(gatewayMaxInFlight / 2)), 1, 10000),
+    gatewayBodyTimeoutSec: int(env, 'SISPORTA_GATEWAY_BODY_TIMEOUT', 30, 1, 3600),
     tlsCert: env.SISPORTA_TLS_CERT,
     tlsKey: env.SISPORTA_TLS_KEY
   })
+}
+
+/**
+ * A setting that has no default here (the target and source URLs: no process should reach a
+ * database as root by accident); throws `SIS_CFG_ENV` naming the variable when it is unset.
+ *
+ * @example
+ * const db = createDb(requireSetting(settings.mysqlUrl, 'SISPORTA_MYSQL_URL'))
+ */
+export function requireSetting (value: string | undefined, name: string): string {
+  if (value === undefined || value === '') throw new ConfigError('SIS_CFG_ENV', `${name} is not set: give the URL of the database (e.g. mysql://sisporta:…@db:3306/app)`)
+  return value
+}
+
+function optional (env: Env, name: string): string | undefined {
+  const raw = env[name]
+  return raw === undefined || raw === '' ? undefined : raw
+}
+
+function optionalUrl (env: Env, name: string): string | undefined {
+  return optional(env, name) === undefined ? undefined : url(env, name, '')
+}
+
+const DURATION = /^([1-9][0-9]*)(s|m|h|d)?$/
+
+/** Seconds, from `3600`, `90s`, `30m`, `12h` or `30d`. */
+function duration (env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const m = DURATION.exec(raw)
+  const n = m === null ? NaN : Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd']
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError('SIS_CFG_ENV', `${name}='${raw}' must be a duration (90s, 30m, 12h, 30d) between ${min} s and ${max} s`)
+  }
+  return n
 }
 
 function int (env: Env, name: string, fallback: number, min: number, max: number): number {

@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig, parseConfig, readSettings } from '@sisporta/config'
+import { loadConfig, parseConfig, readSettings, requireSetting } from '@sisporta/config'
 
 const good = `
 streams:
@@ -79,7 +79,16 @@ t.test('config – invalid YAML and unreadable files name the file', async (t) =
 t.test('settings – defaults work locally, bad numbers name the variable', async (t) => {
   const s = readSettings({})
   t.equal(s.natsUrl, 'nats://127.0.0.1:4222')
-  t.equal(s.mysqlUrl, 'mysql://root@127.0.0.1:3306/sisporta')
+  t.equal(s.mysqlUrl, undefined, 'no default database login (root) outside the demo')
+  t.equal(s.sourceUrl, undefined)
+  t.throws(() => requireSetting(s.mysqlUrl, 'SISPORTA_MYSQL_URL'), { code: 'SIS_CFG_ENV', message: /SISPORTA_MYSQL_URL is not set/ })
+  t.equal(requireSetting(readSettings({ SISPORTA_MYSQL_URL: 'mysql://u:p@db/app' }).mysqlUrl, 'SISPORTA_MYSQL_URL'), 'mysql://u:p@db/app')
+  t.equal(s.jwtMaxTtlSec, 30 * 86400)
+  t.equal(readSettings({ SISPORTA_JWT_MAX_TTL: '12h' }).jwtMaxTtlSec, 43200)
+  t.throws(() => readSettings({ SISPORTA_JWT_MAX_TTL: '400d' }), { code: 'SIS_CFG_ENV', message: /SISPORTA_JWT_MAX_TTL='400d'/ })
+  t.equal(s.gatewayMaxInFlightPerToken, 8, 'half the global bound by default')
+  t.equal(readSettings({ SISPORTA_GATEWAY_MAX_IN_FLIGHT: '5' }).gatewayMaxInFlightPerToken, 3)
+  t.equal(s.gatewayBodyTimeoutSec, 30)
   t.equal(s.namespace, 'sisporta')
   t.equal(s.batchSize, 2000)
   t.throws(() => readSettings({ SISPORTA_BATCH_SIZE: 'lots' }), { code: 'SIS_CFG_ENV', message: /SISPORTA_BATCH_SIZE='lots'/ })

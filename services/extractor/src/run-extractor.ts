@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { SisportaConfig } from '@sisporta/contracts'
-import { DEFAULT_PORTS, type Settings } from '@sisporta/config'
+import { DEFAULT_PORTS, requireSetting, type Settings } from '@sisporta/config'
 import { createMetricsRegistry, createServiceApp, runService } from '@sisporta/observability'
 import { createSourceDialect } from '@sisporta/source'
 import { GatewayClient } from './gateway-client.js'
@@ -22,7 +22,7 @@ export function gatewayClientFrom (settings: Settings, log: Logger): GatewayClie
 /** `sisporta extractor`: the scheduler daemon, with /healthz, /readyz and /metrics on port 9103. */
 export async function runExtractor (settings: Settings, config: SisportaConfig, log: Logger): Promise<void> {
   const registry = createMetricsRegistry('extractor')
-  const source = await createSourceDialect(settings.sourceUrl, { log, allowWritableLogin: settings.allowWritableLogin })
+  const source = await createSourceDialect(requireSetting(settings.sourceUrl, 'SISPORTA_SOURCE_URL'), { log, allowWritableLogin: settings.allowWritableLogin })
   const scheduler = createScheduler({ config, source, gateway: gatewayClientFrom(settings, log), log, metrics: registry, batchSize: settings.batchSize, inFlight: settings.inFlight, maxBatchBytes: settings.maxBatchBytes })
   const app = await createServiceApp({ log, registry, workers: [scheduler] })
   await runService({ app, log, host: settings.httpHost, port: settings.httpPort ?? DEFAULT_PORTS.extractor })

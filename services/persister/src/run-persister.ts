@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { busNames, type SisportaConfig } from '@sisporta/contracts'
-import { DEFAULT_PORTS, type Settings } from '@sisporta/config'
+import { DEFAULT_PORTS, requireSetting, type Settings } from '@sisporta/config'
 import { connectBus, provisionBus } from '@sisporta/nats'
 import { createMetricsRegistry, runService, type Logger } from '@sisporta/observability'
 import { createPersisterMetrics } from './metrics.js'
@@ -27,7 +27,7 @@ export async function runPersister (settings: Settings, config: SisportaConfig, 
       nc,
       names,
       config,
-      mysqlUrl: settings.mysqlUrl,
+      mysqlUrl: requireSetting(settings.mysqlUrl, 'SISPORTA_MYSQL_URL'),
       concurrency: settings.persisterConcurrency,
       maxDeliver: settings.maxDeliver,
       log,

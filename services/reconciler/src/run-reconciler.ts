@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { DEFAULT_PORTS, type Settings } from '@sisporta/config'
+import { DEFAULT_PORTS, requireSetting, type Settings } from '@sisporta/config'
 import { busNames, type SisportaConfig } from '@sisporta/contracts'
 import { createDb } from '@sisporta/db'
 import { connectBus, LoadRegistry, provisionBus } from '@sisporta/nats'
@@ -21,7 +21,7 @@ export async function runReconciler (settings: Settings, config: SisportaConfig,
   const nc = await connectBus({ url: settings.natsUrl, name: `sisporta-reconciler@${hostname()}`, log })
   await provisionBus(nc, names, { maxDeliver: settings.maxDeliver })
   const registry = await LoadRegistry.bind(nc, names)
-  const db = createDb(settings.mysqlUrl, { poolSize: 4 })
+  const db = createDb(requireSetting(settings.mysqlUrl, 'SISPORTA_MYSQL_URL'), { poolSize: 4 })
   const metricsRegistry = createMetricsRegistry('reconciler')
   const worker = createReconcilerWorker({ registry, db, config, settings, log, metrics: createReconcilerMetrics(metricsRegistry) })
   const app = await buildReconcilerApp({ log, registry: metricsRegistry, worker, nc, db })
