@@ -1,76 +1,134 @@
-import { createPublicKey } from 'node:crypto'
+import { createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { FastifyJWTOptions } from '@fastify/jwt'
+import { DEFAULT_TOKEN_MAX_TTL_SEC } from '@sisporta/contracts'
 import { GatewayError, type GatewayErrorCode } from './errors.js'
+import {
+  checkedKey, fingerprintOf, hmacAlgorithms, loadJwksFile, publicKeyAlgorithms,
+  type Algorithm, type JwksSnapshot, type VerificationKey
+} from './jwks-keys.js'
 
-/** A JWT signature algorithm, as fast-jwt (under @fastify/jwt) names it. */
-export type Algorithm = NonNullable<NonNullable<FastifyJWTOptions['verify']>['algorithms']>[number]
+export type { Algorithm } from './jwks-keys.js'
 
-/** How the gateway verifies extractor tokens: a shared secret, a public key, or both. */
+/** Default interval between two looks at the JWKS file for changes. */
+export const DEFAULT_JWKS_CHECK_INTERVAL_MS = 5000
+
+/**
+ * How the gateway verifies extractor tokens: a shared secret, a public key, a JWKS file of
+ * keys chosen by `kid` — any combination — and the claims every token must carry.
+ */
 export interface GatewayAuthOptions {
-  /** HMAC secret (HS256, HS384, HS512). */
+  /** HMAC secret (HS256; HS384/HS512 when long enough), at least 32 bytes. */
   readonly secret?: string | undefined
   /** PEM public key, for tokens signed with the matching private key (RS*, PS*, ES*, EdDSA). */
   readonly publicKey?: string | undefined
-  /** Clock skew tolerated when checking `exp` and `nbf` (seconds, default 30). */
+  /** Path of a JWKS file (`{ "keys": [ … ] }`): tokens with a `kid` header are verified by it. */
+  readonly jwksFile?: string | undefined
+  /** Required `iss` claim, when set. */
+  readonly issuer?: string | undefined
+  /** Required `aud` claim (or one of its entries), when set. */
+  readonly audience?: string | undefined
+  /** Longest accepted `exp − iat`, in seconds (default 30 days). */
+  readonly maxTtlSec?: number
+  /** Clock skew tolerated when checking `exp`, `nbf` and `iat` (seconds, default 30). */
   readonly clockToleranceSec?: number
+  /** How often the JWKS file is looked at for changes, at most (ms, default 5000). */
+  readonly jwksCheckIntervalMs?: number
 }
 
-/** What @fastify/jwt needs, derived once from {@link GatewayAuthOptions}. */
+/** The checked form of {@link GatewayAuthOptions}, derived once at start-up. */
 export interface ResolvedAuth {
-  readonly secret: string | undefined
-  readonly publicKey: string | undefined
+  /** Keys for tokens without a `kid`: SISPORTA_JWT_SECRET and/or SISPORTA_JWT_PUBLIC_KEY. */
+  readonly staticKeys: readonly VerificationKey[]
+  /** The JWKS file as read at start-up; the token verifier follows its changes. */
+  readonly jwks: JwksSnapshot | undefined
+  /** Every algorithm some configured key verifies (for the start-up log). */
   readonly algorithms: Algorithm[]
+  readonly issuer: string | undefined
+  readonly audience: string | undefined
+  readonly maxTtlSec: number
   readonly clockToleranceMs: number
+  readonly jwksCheckIntervalMs: number
 }
 
-const HMAC_ALGORITHMS: Algorithm[] = ['HS256', 'HS384', 'HS512']
-const PUBLIC_KEY_ALGORITHMS: Record<string, Algorithm[]> = {
-  rsa: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
-  'rsa-pss': ['PS256', 'PS384', 'PS512'],
-  ec: ['ES256', 'ES384', 'ES512'],
-  ed25519: ['EdDSA'],
-  ed448: ['EdDSA']
+/** The settings {@link authFromSettings} reads (a subset of `Settings`). */
+export interface AuthSettings {
+  readonly jwtSecret: string | undefined
+  readonly jwtPublicKey: string | undefined
+  readonly jwtJwks?: string | undefined
+  readonly jwtIssuer?: string | undefined
+  readonly jwtAudience?: string | undefined
+  readonly jwtMaxTtlSec?: number
 }
 
 /**
- * The gateway's auth options from its settings: `SISPORTA_JWT_SECRET` and/or
- * `SISPORTA_JWT_PUBLIC_KEY` (PEM content, or the path of a PEM file). Throws
- * `SIS_GW_AUTH_NOT_CONFIGURED` when neither is set: the gateway never runs unauthenticated.
+ * The gateway's auth options from its settings: `SISPORTA_JWT_SECRET`, `SISPORTA_JWT_PUBLIC_KEY`
+ * (PEM content, or the path of a PEM file), `SISPORTA_JWT_JWKS`, `SISPORTA_JWT_ISSUER`,
+ * `SISPORTA_JWT_AUDIENCE` and `SISPORTA_JWT_MAX_TTL`. {@link resolveAuth} then refuses a
+ * gateway without any key (`SIS_GW_AUTH_NOT_CONFIGURED`): it never runs unauthenticated.
  *
  * @example
- * const auth = authFromSettings({ jwtSecret: undefined, jwtPublicKey: '/etc/sisporta/jwt.pub' })
+ * const auth = authFromSettings({ jwtSecret: undefined, jwtPublicKey: '/etc/sisporta/jwt.pub', jwtJwks: '/etc/sisporta/jwks.json' })
  */
-export function authFromSettings (settings: { readonly jwtSecret: string | undefined, readonly jwtPublicKey: string | undefined }): GatewayAuthOptions {
-  const secret = nonEmpty(settings.jwtSecret)
+export function authFromSettings (settings: AuthSettings): GatewayAuthOptions {
   const publicKey = nonEmpty(settings.jwtPublicKey)
   return {
-    secret,
-    publicKey: publicKey === undefined ? undefined : readPem(publicKey, 'SISPORTA_JWT_PUBLIC_KEY', 'SIS_GW_JWT_KEY')
+    secret: nonEmpty(settings.jwtSecret),
+    publicKey: publicKey === undefined ? undefined : readPem(publicKey, 'SISPORTA_JWT_PUBLIC_KEY', 'SIS_GW_JWT_KEY'),
+    jwksFile: nonEmpty(settings.jwtJwks),
+    issuer: nonEmpty(settings.jwtIssuer),
+    audience: nonEmpty(settings.jwtAudience),
+    maxTtlSec: settings.jwtMaxTtlSec ?? DEFAULT_TOKEN_MAX_TTL_SEC
   }
 }
 
-/** Checks the auth options and works out which algorithms each key may verify. */
+/**
+ * Checks the auth options and works out which algorithms each key may verify. Throws, with
+ * exit code 2: `SIS_GW_AUTH_NOT_CONFIGURED` (no key at all), `SIS_GW_JWT_SECRET_WEAK` (a secret
+ * under 32 bytes), `SIS_GW_JWT_KEY` (an unusable public key), `SIS_GW_JWKS` (an unreadable or
+ * malformed JWKS file, naming the file and the key's index).
+ *
+ * @example
+ * const auth = resolveAuth({ secret: process.env.SECRET, issuer: 'sisporta' })
+ */
 export function resolveAuth (options: GatewayAuthOptions): ResolvedAuth {
   const secret = nonEmpty(options.secret)
   const publicKey = nonEmpty(options.publicKey)
-  if (secret === undefined && publicKey === undefined) {
-    throw new GatewayError('SIS_GW_AUTH_NOT_CONFIGURED', 'set SISPORTA_JWT_SECRET (HS256) or SISPORTA_JWT_PUBLIC_KEY (RS256/ES256): the gateway does not accept unauthenticated batches')
+  const jwksFile = nonEmpty(options.jwksFile)
+  if (secret === undefined && publicKey === undefined && jwksFile === undefined) {
+    throw new GatewayError('SIS_GW_AUTH_NOT_CONFIGURED', 'set SISPORTA_JWT_SECRET (HS256), SISPORTA_JWT_PUBLIC_KEY (RS256/ES256/EdDSA) or SISPORTA_JWT_JWKS: the gateway does not accept unauthenticated batches')
   }
-  const algorithms: Algorithm[] = []
-  if (secret !== undefined) algorithms.push(...HMAC_ALGORITHMS)
+  const staticKeys: VerificationKey[] = []
+  if (secret !== undefined) {
+    const material = Buffer.from(secret, 'utf8')
+    const algorithms = hmacAlgorithms(material, 'SISPORTA_JWT_SECRET', 'SIS_GW_JWT_SECRET_WEAK')
+    staticKeys.push(checkedKey({ kid: undefined, name: 'SISPORTA_JWT_SECRET', algorithms, material, fingerprint: fingerprintOf(algorithms, material) }, 'SISPORTA_JWT_SECRET', 'SIS_GW_JWT_SECRET_WEAK'))
+  }
   if (publicKey !== undefined) {
-    let type: string | undefined
+    let key: KeyObject
     try {
-      type = createPublicKey(publicKey).asymmetricKeyType
+      key = createPublicKey(publicKey)
     } catch (err) {
       throw new GatewayError('SIS_GW_JWT_KEY', `SISPORTA_JWT_PUBLIC_KEY is not a usable PEM public key: ${(err as Error).message}`, { cause: err })
     }
-    const forKey = PUBLIC_KEY_ALGORITHMS[type ?? '']
-    if (forKey === undefined) throw new GatewayError('SIS_GW_JWT_KEY', `SISPORTA_JWT_PUBLIC_KEY is a ${type ?? 'unknown'} key; expected RSA, EC or Ed25519`)
-    algorithms.push(...forKey)
+    const algorithms = publicKeyAlgorithms(key, 'SISPORTA_JWT_PUBLIC_KEY', 'SIS_GW_JWT_KEY')
+    const material = key.export({ type: 'spki', format: 'pem' }).toString()
+    staticKeys.push(checkedKey({ kid: undefined, name: 'SISPORTA_JWT_PUBLIC_KEY', algorithms, material, fingerprint: fingerprintOf(algorithms, material) }, 'SISPORTA_JWT_PUBLIC_KEY', 'SIS_GW_JWT_KEY'))
   }
-  return { secret, publicKey, algorithms, clockToleranceMs: (options.clockToleranceSec ?? 30) * 1000 }
+  const jwks = jwksFile === undefined ? undefined : loadJwksFile(jwksFile)
+  const algorithms = [...new Set([...staticKeys, ...(jwks?.keys.values() ?? [])].flatMap((k) => k.algorithms))]
+  if (algorithms.length === 0) {
+    throw new GatewayError('SIS_GW_AUTH_NOT_CONFIGURED', `${jwksFile ?? 'the JWKS file'} holds no key, and neither SISPORTA_JWT_SECRET nor SISPORTA_JWT_PUBLIC_KEY is set: no token could ever be verified`)
+  }
+  return Object.freeze({
+    staticKeys,
+    jwks,
+    algorithms,
+    issuer: nonEmpty(options.issuer),
+    audience: nonEmpty(options.audience),
+    maxTtlSec: options.maxTtlSec ?? DEFAULT_TOKEN_MAX_TTL_SEC,
+    clockToleranceMs: (options.clockToleranceSec ?? 30) * 1000,
+    jwksCheckIntervalMs: options.jwksCheckIntervalMs ?? DEFAULT_JWKS_CHECK_INTERVAL_MS
+  })
 }
 
 /**

@@ -18,15 +18,15 @@ t.test('auth – a missing, malformed, forged or expired token is 401 with the r
   errorOf(t, await gw.app.inject({ ...OPEN, headers: { authorization: 'Basic dXNlcjpwYXNz' } }), 401, 'SIS_GW_TOKEN_MISSING')
   errorOf(t, await gw.app.inject({ ...OPEN, headers: { authorization: 'Bearer' } }), 401, 'SIS_GW_TOKEN_MISSING')
   errorOf(t, await gw.app.inject({ ...OPEN, headers: { authorization: 'Bearer not.a.jwt' } }), 401, 'SIS_GW_TOKEN_INVALID')
-  const forged = createSigner({ key: 'another-secret-another-secret-another', algorithm: 'HS256' })({ sub: 'x', streams: ['*'] })
+  const forged = createSigner({ key: 'another-secret-another-secret-another', algorithm: 'HS256', expiresIn: 60_000 })({ sub: 'x', streams: ['*'] })
   t.match(errorOf(t, await gw.app.inject({ ...OPEN, headers: { authorization: `Bearer ${forged}` } }), 401, 'SIS_GW_TOKEN_INVALID').message, /signature/)
-  const unsigned = createSigner({ algorithm: 'none' })({ sub: 'x', streams: ['*'] })
+  const unsigned = createSigner({ algorithm: 'none', expiresIn: 60_000 })({ sub: 'x', streams: ['*'] })
   errorOf(t, await gw.app.inject({ ...OPEN, headers: { authorization: `Bearer ${unsigned}` } }), 401, 'SIS_GW_TOKEN_INVALID')
   const expired = gw.auth(['*'], { exp: Math.floor(Date.now() / 1000) - 3600 })
   t.match(errorOf(t, await gw.app.inject({ ...OPEN, headers: expired }), 401, 'SIS_GW_TOKEN_EXPIRED').message, /expired/)
   const notYet = gw.auth(['*'], { nbf: Math.floor(Date.now() / 1000) + 3600 })
-  errorOf(t, await gw.app.inject({ ...OPEN, headers: notYet }), 401, 'SIS_GW_TOKEN_INVALID')
-  const noStreams = `Bearer ${createSigner({ key: SECRET, algorithm: 'HS256' })({ sub: 'x' })}`
+  errorOf(t, await gw.app.inject({ ...OPEN, headers: notYet }), 401, 'SIS_GW_TOKEN_NOT_YET_VALID')
+  const noStreams = `Bearer ${createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 60_000 })({ sub: 'x' })}`
   t.match(errorOf(t, await gw.app.inject({ ...OPEN, headers: { authorization: noStreams } }), 401, 'SIS_GW_TOKEN_CLAIMS').message, /streams/)
   const emptyStreams = gw.auth([])
   errorOf(t, await gw.app.inject({ ...OPEN, headers: emptyStreams }), 401, 'SIS_GW_TOKEN_CLAIMS')
@@ -75,10 +75,10 @@ t.test('auth – RS256 and ES256 tokens verify against a public key (PEM content
   t.equal(auth.publicKey, publicPem, 'read from the file')
   const app = await buildGatewayApp({ config: CONFIG, nc, names, log: createLogger({ service: 'gateway', level: 'silent' }), metrics: createMetricsRegistry('gateway'), auth })
   t.teardown(async () => { await app.close() })
-  const rs = createSigner({ key: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'RS256' })({ sub: 'erp', streams: ['products'] })
+  const rs = createSigner({ key: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'RS256', expiresIn: 60_000 })({ sub: 'erp', streams: ['products'] })
   t.equal((await app.inject({ ...OPEN, headers: { authorization: `Bearer ${rs}` } })).statusCode, 201)
   // Algorithm confusion: an HS256 token "signed" with the public key as secret.
-  const confused = createSigner({ key: publicPem, algorithm: 'HS256' })({ sub: 'erp', streams: ['*'] })
+  const confused = createSigner({ key: publicPem, algorithm: 'HS256', expiresIn: 60_000 })({ sub: 'erp', streams: ['*'] })
   errorOf(t, await app.inject({ ...OPEN, headers: { authorization: `Bearer ${confused}` } }), 401, 'SIS_GW_TOKEN_INVALID')
 
   // Both a secret and an EC public key (given as one-line PEM content with literal \n).
@@ -89,11 +89,11 @@ t.test('auth – RS256 and ES256 tokens verify against a public key (PEM content
     auth: authFromSettings({ jwtSecret: SECRET, jwtPublicKey: ecPem.trim().replaceAll('\n', '\\n') })
   })
   t.teardown(async () => { await both.close() })
-  const es = createSigner({ key: ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'ES256' })({ sub: 'erp', streams: ['*'] })
-  const hs = createSigner({ key: SECRET, algorithm: 'HS256' })({ sub: 'erp', streams: ['*'] })
+  const es = createSigner({ key: ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'ES256', expiresIn: 60_000 })({ sub: 'erp', streams: ['*'] })
+  const hs = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 60_000 })({ sub: 'erp', streams: ['*'] })
   t.equal((await both.inject({ ...OPEN, headers: { authorization: `Bearer ${es}` } })).statusCode, 201, 'ES256 with the public key')
   t.equal((await both.inject({ ...OPEN, headers: { authorization: `Bearer ${hs}` } })).statusCode, 201, 'HS256 with the secret')
-  const ecConfused = createSigner({ key: ecPem, algorithm: 'HS256' })({ sub: 'erp', streams: ['*'] })
+  const ecConfused = createSigner({ key: ecPem, algorithm: 'HS256', expiresIn: 60_000 })({ sub: 'erp', streams: ['*'] })
   errorOf(t, await both.inject({ ...OPEN, headers: { authorization: `Bearer ${ecConfused}` } }), 401, 'SIS_GW_TOKEN_INVALID')
 })
 

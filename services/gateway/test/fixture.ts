@@ -51,7 +51,8 @@ export interface Gateway {
 }
 
 const sign = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 })
-// fast-jwt's expiresIn overrides an `exp` claim: tokens with their own times are signed without it.
+// fast-jwt's expiresIn overrides an `exp` claim: tokens with their own times are signed without
+// it, with an hour's `exp` unless the claims give one (`iat` is always set by the signer).
 const signAsIs = createSigner({ key: SECRET, algorithm: 'HS256' })
 
 /** A gateway app on a fresh NATS namespace, closed at teardown. */
@@ -78,7 +79,11 @@ export async function startGateway (t: Teardown, options: Partial<GatewayAppOpti
     jsm,
     loads,
     logs: sink.lines,
-    auth: (streams = ['*'], claims = {}) => ({ authorization: `Bearer ${(Object.keys(claims).length > 0 ? signAsIs : sign)({ sub: 'test-extractor', streams, ...claims })}` }),
+    auth: (streams = ['*'], claims = {}) => ({
+      authorization: `Bearer ${Object.keys(claims).length > 0
+        ? signAsIs({ sub: 'test-extractor', streams, exp: Math.floor(Date.now() / 1000) + 3600, ...claims })
+        : sign({ sub: 'test-extractor', streams })}`
+    }),
     messageCount: async () => (await jsm.streams.info(names.batchStream)).state.messages,
     openLoad: async (stream = 'products', mode = 'full') => {
       const res = await app.inject({ method: 'POST', url: `/v1/streams/${stream}/loads`, headers: gw.auth(), payload: { mode } })
