@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { createConnection, type Connection } from 'mysql2/promise'
-import { connect, type NatsConnection } from 'nats'
+import type { NatsConnection } from 'nats'
+import { readSettings } from '@sisporta/config'
 import { busNames, type BusNames } from '@sisporta/contracts'
-import { deprovisionBus } from '@sisporta/nats'
+import { connectBus, deprovisionBus } from '@sisporta/nats'
 import { issueToken, runSisporta } from '@sisporta/cli'
 import { benchConfigYaml } from './bench-table.js'
 
@@ -66,7 +67,8 @@ export async function createBenchEnv (options: { namespace: string, dbPrefix: st
   const dir = mkdtempSync(join(tmpdir(), 'sisporta-bench-'))
   const tsvFile = join(dir, 'bench.tsv')
   const names = busNames(options.namespace)
-  const nc = await connect({ servers: natsUrl, name: 'sisporta-bench' })
+  // the bench's own connection uses the same NATS credentials and TLS settings as the processes it starts
+  const nc = await connectBus({ url: natsUrl, security: readSettings().nats, name: 'sisporta-bench', connectTimeoutMs: 10_000 })
   await deprovisionBus(nc, names)
   const admin = await createConnection({
     uri: server,

@@ -59,9 +59,17 @@ export async function startPipeline (t: Teardown, options: {
   sourceUrl?: string
   env?: Record<string, string>
   services?: string[]
+  /** The NATS namespace (default `e2e_<random>`). */
+  namespace?: string
+  /** SISPORTA_NATS_URL of the processes (default: the local test server). */
+  natsUrl?: string
+  /** The pipeline's own NATS connection (teardown, tests), instead of one to the local test server. */
+  nc?: NatsConnection
+  /** Environment of one service only, over `env` (e.g. its own NATS identity). */
+  serviceEnv?: Record<string, Record<string, string>>
 }): Promise<Pipeline> {
   const id = randomId()
-  const namespace = `e2e_${id}`
+  const namespace = options.namespace ?? `e2e_${id}`
   const names = busNames(namespace)
   const sourceDb = `sisporta_e2e_src_${id}`
   const targetDb = `sisporta_e2e_tgt_${id}`
@@ -72,7 +80,7 @@ export async function startPipeline (t: Teardown, options: {
   const targetUrl = `${TEST_MYSQL_SERVER}/${targetDb}`
   const source = await createConnection({ uri: `${TEST_MYSQL_SERVER}/${sourceDb}`, ...exact })
   const target = await createConnection({ uri: targetUrl, ...exact })
-  const nc = await connect({ servers: TEST_NATS_URL })
+  const nc = options.nc ?? await connect({ servers: TEST_NATS_URL })
   const dir = mkdtempSync(join(tmpdir(), `sisporta-e2e-${id}-`))
   const configFile = join(dir, 'sisporta.yaml')
   writeFileSync(configFile, options.configYaml)
@@ -83,7 +91,7 @@ export async function startPipeline (t: Teardown, options: {
   const env: Record<string, string> = {
     SISPORTA_CONFIG: configFile,
     SISPORTA_NAMESPACE: namespace,
-    SISPORTA_NATS_URL: TEST_NATS_URL,
+    SISPORTA_NATS_URL: options.natsUrl ?? TEST_NATS_URL,
     SISPORTA_MYSQL_URL: targetUrl,
     SISPORTA_SOURCE_URL: sourceUrl,
     SISPORTA_JWT_SECRET: secret,
@@ -104,7 +112,7 @@ export async function startPipeline (t: Teardown, options: {
 
   const cli = async (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => await runSisporta(args, { ...env, ...extraEnv })
   const start = async (name: string, extraEnv: Record<string, string> = {}): Promise<RunningService> => {
-    const service = await launchService(name, { ...env, ...extraEnv }, join(dir, `${name}.log`))
+    const service = await launchService(name, { ...env, ...options.serviceEnv?.[name], ...extraEnv }, join(dir, `${name}.log`))
     services.set(name, service)
     if (name === 'gateway') env.SISPORTA_GATEWAY_URL = service.url
     return service

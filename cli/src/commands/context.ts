@@ -21,7 +21,7 @@ export function cliLogger (settings: Settings, service = 'cli'): Logger {
 /** A NATS connection and the load registry, closed by the returned `close`. */
 export async function openRegistry (settings: Settings, log: Logger): Promise<{ nc: NatsConnection, names: BusNames, registry: LoadRegistry, close: () => Promise<void> }> {
   const names = busNames(settings.namespace)
-  const nc = await connectBus({ url: settings.natsUrl, name: 'sisporta-cli', log, connectTimeoutMs: 10_000 })
+  const nc = await connectBus({ url: settings.natsUrl, security: settings.nats, name: 'sisporta-cli', log, connectTimeoutMs: 10_000 })
   const registry = await LoadRegistry.bind(nc, names)
   return { nc, names, registry, close: async () => { await nc.close() } }
 }

@@ -84,7 +84,7 @@ export const demoCommand: Command = {
     await admin.query(`DROP DATABASE IF EXISTS \`${SOURCE_DB}\`; DROP DATABASE IF EXISTS \`${TARGET_DB}\`; CREATE DATABASE \`${SOURCE_DB}\` CHARACTER SET utf8mb4`)
     await admin.end()
     const erp = await createConnection({ uri: `${serverUrl}/${SOURCE_DB}`, charset: 'utf8mb4_unicode_ci' })
-    const nc = await connectBus({ url: base.natsUrl, name: 'sisporta-demo', connectTimeoutMs: 10_000 })
+    const nc = await connectBus({ url: base.natsUrl, security: base.nats, name: 'sisporta-demo', connectTimeoutMs: 10_000 })
     await deprovisionBus(nc, busNames(NAMESPACE))
     await nc.close()
     const services: RunningService[] = []

@@ -1,10 +1,16 @@
-/** Errors of the bus layer (connection, provisioning, load registry). */
+/**
+ * Errors of the bus layer (connection, provisioning, load registry). Configuration and start-up
+ * problems (bad NATS settings, refused credentials, a bus nobody provisioned) carry exit code 2;
+ * everything else 1.
+ */
 export class BusError extends Error {
   readonly code: string
-  constructor (code: `SIS_BUS_${string}`, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+  readonly exitCode: 1 | 2
+  constructor (code: `SIS_BUS_${string}`, message: string, options?: { cause?: unknown, exitCode?: 1 | 2 }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'BusError'
     this.code = code
+    this.exitCode = options?.exitCode ?? 1
   }
 }
 
@@ -22,4 +28,14 @@ export const JsErrCode = Object.freeze({
 export function isRevisionConflict (err: unknown): boolean {
   const e = err as { api_error?: { err_code?: number }, message?: string } | undefined
   return e?.api_error?.err_code === JsErrCode.WrongLastSequence || /wrong last sequence/i.test(e?.message ?? '')
+}
+
+/**
+ * True when the NATS server refused an operation because this connection's identity lacks the
+ * permission (`-ERR 'Permissions Violation for Publish to "…"'`). nats.js fails the pending
+ * request with it at once, so a missing right is an error, never a timeout.
+ */
+export function isPermissionDenied (err: unknown): boolean {
+  const e = err as { code?: unknown, message?: unknown } | undefined
+  return e?.code === 'PERMISSIONS_VIOLATION' || /permissions violation/i.test(typeof e?.message === 'string' ? e.message : '')
 }

@@ -128,3 +128,5 @@ export function selfSignedCertificate (): { dir: string, certFile: string, keyFi
     return undefined
   }
 }
+
+export { privateNatsServer, natsPermissionsFor, NATS_SERVER_BIN, NATS_PERMISSIONS_FILE, type PrivateNatsServer, type NatsRole } from './nats-server.js'

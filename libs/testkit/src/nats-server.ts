@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The nats-server binary private servers are started from (SISPORTA_TEST_NATS_SERVER overrides it). */
+export const NATS_SERVER_BIN = process.env.SISPORTA_TEST_NATS_SERVER ?? '/usr/sbin/nats-server'
+
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+export interface PrivateNatsServer {
+  /** 127.0.0.1:<port>, without a scheme. */
+  readonly hostPort: string
+  readonly port: number
+  /** The server's own directory: its config, the files written beside it, its JetStream store. */
+  readonly dir: string
+  /** Everything the server logged so far. */
+  output(): string
+}
+
+/**
+ * A nats-server of the test's own, with a configuration the test writes (users, permissions,
+ * TLS, operator mode…), on a free loopback port, stopped at teardown. `files` are written into
+ * the server's directory first, so the config can `include` them by relative path; `env` is the
+ * server's environment (config variables such as `$GATEWAY_PASSWORD` resolve from it). Throws,
+ * with the server's output, when the binary is missing or the server does not start: such a test
+ * fails loudly instead of being skipped.
+ *
+ * @example
+ * const server = await privateNatsServer(t, { config: 'authorization { token: $T }', env: { T: 's3cret' } })
+ * const nc = await connect({ servers: server.hostPort, token: 's3cret' })
+ */
+export async function privateNatsServer (t: Teardown, options: { config: string, files?: Record<string, string>, env?: Record<string, string>, jetstream?: boolean }): Promise<PrivateNatsServer> {
+  if (!existsSync(NATS_SERVER_BIN)) throw new Error(`nats-server not found at ${NATS_SERVER_BIN} (set SISPORTA_TEST_NATS_SERVER): this test needs a private NATS server`)
+  const dir = mkdtempSync(join(tmpdir(), 'sisporta-nats-'))
+  for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), content)
+  const configFile = join(dir, 'nats-server.conf')
+  writeFileSync(configFile, options.config)
+  const port = await freeLoopbackPort()
+  const args = ['-c', configFile, '-a', '127.0.0.1', '-p', String(port)]
+  if (options.jetstream !== false) args.push('-js', '-sd', join(dir, 'jetstream'))
+  const child = spawn(NATS_SERVER_BIN, args, { env: { PATH: process.env.PATH ?? '', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (c: Buffer) => { output += c.toString('utf8') })
+  child.stderr.on('data', (c: Buffer) => { output += c.toString('utf8') })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  t.teardown(async () => {
+    if (child.exitCode === null) child.kill('SIGTERM')
+    await exited
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const deadline = Date.now() + 15_000
+  while (!output.includes('Server is ready')) {
+    if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}:\n${output}`)
+    if (Date.now() > deadline) throw new Error(`nats-server did not start within 15 s:\n${output}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return { hostPort: `127.0.0.1:${port}`, port, dir, output: () => output }
+}
+
+async function freeLoopbackPort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** The shipped permission file (deploy/nats/sisporta-permissions.conf). */
+export const NATS_PERMISSIONS_FILE = fileURLToPath(new URL('../../../deploy/nats/sisporta-permissions.conf', import.meta.url))
+
+/**
+ * The shipped permission file rendered for another namespace, exactly as docs/deploy.md says to
+ * (every `sisporta` → the namespace, every `SISPORTA` → it in capitals), with the names of the
+ * environment variables its passwords are read from.
+ *
+ * @example
+ * const { config, passwordVariables } = natsPermissionsFor('e2e_x1')
+ * passwordVariables.gateway // 'E2E_X1_GATEWAY_PASSWORD'
+ */
+export function natsPermissionsFor (namespace: string): { config: string, users: Record<NatsRole, string>, passwordVariables: Record<NatsRole, string> } {
+  const upper = namespace.toUpperCase()
+  const config = readFileSync(NATS_PERMISSIONS_FILE, 'utf8').replaceAll('sisporta', namespace).replaceAll('SISPORTA', upper)
+  const roles = ['admin', 'gateway', 'persister', 'reconciler'] as const
+  return {
+    config,
+    users: Object.fromEntries(roles.map((r) => [r, `${namespace}-${r}`])) as Record<NatsRole, string>,
+    passwordVariables: Object.fromEntries(roles.map((r) => [r, `${upper}_${r.toUpperCase()}_PASSWORD`])) as Record<NatsRole, string>
+  }
+}
+
+export type NatsRole = 'admin' | 'gateway' | 'persister' | 'reconciler'
