@@ -10,8 +10,10 @@ export const migrateCommand: Command = {
     await ensureDatabase(mysqlUrl)
     const db = createDb(mysqlUrl, { poolSize: 1 })
     try {
-      const { changes } = await migrate(db, config)
+      const { changes, warnings } = await migrate(db, config)
       for (const change of changes) process.stdout.write(`${change}\n`)
+      // columns that cannot hold every value sisporta may send: batches with such values will be dead letters
+      for (const warning of warnings) process.stderr.write(`migrate: warning: ${warning}\n`)
       process.stdout.write(changes.length === 0 ? 'migrate: everything already in place\n' : `migrate: ${changes.length} change(s)\n`)
       return 0
     } finally {

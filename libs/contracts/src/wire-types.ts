@@ -1,3 +1,8 @@
+import { JSON_MAX_DEPTH, JsonTextProblem, jsonProblemMessage } from './json-text.js'
+
+// json values are checked as text too (the persister stores their text): one entry for both.
+export * from './json-text.js'
+
 /**
  * The canonical wire format: how each column type travels as JSON between the extractor, the
  * gateway, the bus and the persister. Values that could lose precision in a JavaScript number
@@ -17,7 +22,8 @@
  * | binary   | base64                                                  |
  * | json     | any JSON value (object, array, string, number, boolean) |
  *
- * `null` is SQL NULL for every type.
+ * `null` is SQL NULL for every type. A json value is stored as the JSON text it was sent as
+ * (see json-text.ts), at most {@link JSON_MAX_DEPTH} levels deep, without lone surrogates.
  */
 export const WIRE_TYPES = ['string', 'int', 'bigint', 'decimal', 'float', 'bool', 'date', 'datetime', 'uuid', 'binary', 'json'] as const
 export type WireType = typeof WIRE_TYPES[number]
@@ -189,8 +195,10 @@ function utf8CodePointLength (s: string): number {
  * `form` says how strings hold their text ({@link WireStringForm}); the verdict is the same in
  * both forms, which the gateway relies on. Keep it so when changing a check: `string` counts
  * code points in the value's form (and a `'utf8-bytes'` string, like the text of valid UTF-8
- * without `\u` escapes, is always well-formed), `json` does not look at the value, and every
- * other type accepts ASCII strings only, which are the same in both forms.
+ * without `\u` escapes, is always well-formed), `json` counts levels (the same in both forms)
+ * and looks for lone surrogates (which only a `\u` escape makes, so only the 'text' form can
+ * hold one: a `'utf8-bytes'` string is always well-formed, as its text is), and every other
+ * type accepts ASCII strings only, which are the same in both forms.
  *
  * @returns `undefined` when the value is valid, otherwise a short reason for an error message.
  * @example
@@ -246,8 +254,34 @@ export function checkWireValue (spec: WireColumnSpec, value: unknown, form: Wire
       return undefined
     case 'json':
       if (value === undefined) return 'expected a JSON value'
-      return undefined
+      return checkJsonValue(value, 1)
   }
+}
+
+/**
+ * A parsed json value against what the target's JSON type accepts: levels (a scalar is one,
+ * each array or object around it one more; an empty one counts as if it held a scalar, as in
+ * MariaDB) and well-formed strings and keys. The text the value came from is checked the same
+ * way by `scanJsonValue` (which also sees duplicate keys JSON.parse dropped).
+ */
+function checkJsonValue (value: unknown, level: number): string | undefined {
+  if (typeof value === 'string') return value.isWellFormed() ? undefined : jsonProblemMessage(JsonTextProblem.LoneSurrogate)
+  if (typeof value !== 'object' || value === null) return undefined
+  // a container's members are one level deeper, whether or not it has any
+  if (level + 1 > JSON_MAX_DEPTH) return jsonProblemMessage(JsonTextProblem.TooDeep)
+  if (Array.isArray(value)) {
+    for (const member of value) {
+      const problem = checkJsonValue(member, level + 1)
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  }
+  for (const key of Object.keys(value)) {
+    if (!key.isWellFormed()) return jsonProblemMessage(JsonTextProblem.LoneSurrogate)
+    const problem = checkJsonValue((value as Record<string, unknown>)[key], level + 1)
+    if (problem !== undefined) return problem
+  }
+  return undefined
 }
 
 function truncate (s: string): string {

@@ -2,6 +2,7 @@ import { createPool, format, type PoolOptions } from 'mysql2'
 import { CompiledQuery, Kysely, MysqlDialect } from 'kysely'
 import type { SisportaDatabase } from './schema.js'
 import { DbError } from './errors.js'
+import { pinnedPool } from './pinned-session.js'
 
 export interface CreateDbOptions {
   /** Connections in the pool. */
@@ -9,13 +10,14 @@ export interface CreateDbOptions {
 }
 
 /**
- * Session settings for every connection: strict mode, so a value that does not fit its column
- * is an error instead of a silent truncation or rounding; UTC session zone (sisporta writes
- * DATETIME wall-clock values, which MySQL never shifts, but NOW() should be unambiguous).
+ * mysql2 options that read values back exactly: DECIMAL and BIGINT as strings, dates as text.
+ *
+ * `charset` is the collation asked for in the handshake, and it also decides how mysql2 encodes
+ * every statement's text: mysql2 3.x writes a query with the encoding of the handshake's
+ * character set (`CharsetToEncoding[charsetNumber]`, here 'utf8'), whatever the server then
+ * does with the session. `createDb` pins the session to the same utf8mb4 (see `PINNED_SESSION`),
+ * so what is sent and how the server reads it agree.
  */
-const SESSION_SQL = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'"
-
-/** mysql2 options that read values back exactly: DECIMAL and BIGINT as strings, dates as text. */
 export function exactPoolOptions (url: string): PoolOptions {
   let parsed: URL
   try {
@@ -32,7 +34,7 @@ export function exactPoolOptions (url: string): PoolOptions {
     user: decodeURIComponent(parsed.username),
     password: decodeURIComponent(parsed.password),
     database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || undefined,
-    charset: 'utf8mb4_unicode_ci',
+    charset: 'utf8mb4_bin',
     supportBigNumbers: true,
     bigNumberStrings: true,
     decimalNumbers: false,
@@ -54,22 +56,19 @@ function formatQuery (sql: string, values: unknown): string {
 }
 
 /**
- * A Kysely instance over a mysql2 pool, with sisporta's session settings on every connection.
+ * A Kysely instance over a mysql2 pool. Every connection sets its own session — utf8mb4 with a
+ * binary collation, strict sql_mode, UTC — and reads it back before its first statement; one
+ * whose session differs (a server that imposes its character set, an `init_connect` that
+ * switches it) is refused with `SIS_DB_SESSION` naming the setting and its value, and nothing
+ * is written through it (see `pinnedPool`).
  *
  * @example
- * const db = createDb('mysql://root@127.0.0.1:3306/sisporta', { poolSize: 4 })
+ * const db = createDb('mysql://sisporta@127.0.0.1:3306/sisporta', { poolSize: 4 })
  * await db.selectFrom('sisporta_batches').selectAll().execute()
  */
 export function createDb (url: string, options: CreateDbOptions = {}): Kysely<SisportaDatabase> {
   const pool = createPool({ ...exactPoolOptions(url), connectionLimit: options.poolSize ?? 4, waitForConnections: true })
-  return new Kysely<SisportaDatabase>({
-    dialect: new MysqlDialect({
-      pool,
-      onCreateConnection: async (connection) => {
-        await connection.executeQuery(CompiledQuery.raw(SESSION_SQL))
-      }
-    })
-  })
+  return new Kysely<SisportaDatabase>({ dialect: new MysqlDialect({ pool: pinnedPool(pool) }) })
 }
 
 /** Creates the database named in the URL if it does not exist yet. */
@@ -77,7 +76,7 @@ export async function ensureDatabase (url: string): Promise<void> {
   const options = exactPoolOptions(url)
   const database = options.database
   if (database === undefined) throw new DbError('SIS_DB_URL', 'SISPORTA_MYSQL_URL must name a database (mysql://user@host:3306/DATABASE)')
-  const server = new Kysely<unknown>({ dialect: new MysqlDialect({ pool: createPool({ ...options, database: undefined, connectionLimit: 1 }) }) })
+  const server = new Kysely<unknown>({ dialect: new MysqlDialect({ pool: pinnedPool(createPool({ ...options, database: undefined, connectionLimit: 1 })) }) })
   try {
     await server.executeQuery(CompiledQuery.raw(`CREATE DATABASE IF NOT EXISTS \`${database.replaceAll('`', '``')}\` CHARACTER SET utf8mb4`))
   } finally {

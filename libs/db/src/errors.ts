@@ -29,7 +29,9 @@ export const MysqlErrno = Object.freeze({
   DataTooLong: 1406,
   OutOfRange: 1264,
   TruncatedWrongValue: 1292,
-  WrongValueForType: 1366
+  WrongValueForType: 1366,
+  /** MariaDB: a CHECK constraint failed (a JSON column's JSON_VALID). */
+  ConstraintFailed: 4025
 } as const)
 
 const TRANSIENT_ERRNOS: ReadonlySet<number> = new Set([
@@ -39,13 +41,18 @@ const TRANSIENT_ERRNOS: ReadonlySet<number> = new Set([
 ])
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
-  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'POOL_CLOSED', 'ER_CON_COUNT_ERROR'
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'POOL_CLOSED', 'ER_CON_COUNT_ERROR',
+  // A connection whose session could not be pinned says nothing about the batch: the batch
+  // waits (nothing is written meanwhile) until the server is fixed, instead of dead-lettering.
+  'SIS_DB_SESSION'
 ])
 
 /**
  * True when retrying the same statement later may succeed: deadlocks, lock waits, a server
- * that is restarting or unreachable. False for errors in the data or the schema, which fail the
- * same way every time (those go to the dead-letter stream instead of being retried forever).
+ * that is restarting or unreachable, a connection refused for its session (`SIS_DB_SESSION`:
+ * it succeeds once the server's settings are fixed). False for errors in the data or the
+ * schema, which fail the same way every time (those go to the dead-letter stream instead of
+ * being retried forever).
  */
 export function isTransientMysqlError (err: unknown): boolean {
   const e = err as { errno?: number, code?: string, fatal?: boolean } | undefined

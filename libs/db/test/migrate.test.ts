@@ -46,3 +46,58 @@ t.test('migrate – adds the stamp columns to an existing target', async (t) => 
   t.same(report.changes, ['added _sisporta_load to products', 'added _sisporta_deleted_at to products', 'added index _sisporta_live_idx to products'])
   t.same((await migrate(db, parseConfig(yaml, 'test.yaml', {}))).changes, [], 'then nothing more')
 })
+
+t.test('migrate – reports each mapped text column that is not utf8mb4, with the ALTER that converts it keeping its definition', async (t) => {
+  const { url, sql } = await testDatabase(t)
+  await sql.query(`CREATE TABLE products (
+    sku VARCHAR(40) CHARACTER SET latin1 COLLATE latin1_bin NOT NULL PRIMARY KEY,
+    name VARCHAR(80) CHARACTER SET latin1 NOT NULL DEFAULT 'it''s \\\\ new' COMMENT 'shown in the app',
+    note TEXT CHARACTER SET utf8mb3 NULL,
+    kind ENUM('a','b''c') CHARACTER SET latin1 NULL DEFAULT NULL,
+    doc LONGTEXT CHARACTER SET latin1,
+    label VARCHAR(10) CHARACTER SET utf8mb4,
+    ref CHAR(36) CHARACTER SET ascii,
+    app_own VARCHAR(5) CHARACTER SET latin1,
+    price DECIMAL(19,4), changed DATETIME(6))`)
+  const config = parseConfig(`
+streams:
+  - name: products
+    source: { table: erp.products }
+    target: { table: products, key: [sku] }
+    columns:
+      - { name: sku, from: code, type: string, length: 40 }
+      - { name: name, from: name, type: string }
+      - { name: note, from: note, type: string }
+      - { name: kind, from: kind, type: string }
+      - { name: doc, from: doc, type: json }
+      - { name: label, from: label, type: string }
+      - { name: ref, from: ref, type: uuid }
+      - { name: price, from: price, type: decimal, precision: 19, scale: 4 }
+      - { name: changed, from: changed, type: datetime }
+`, 'test.yaml', {})
+  const db = createDb(url)
+  t.teardown(() => db.destroy())
+  const definitions = async (): Promise<Record<string, string>> => {
+    const [cols] = await sql.query(`SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, COLUMN_COMMENT, CHARACTER_SET_NAME, COLLATION_NAME
+      FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'products'`) as unknown as [Record<string, string | null>[]]
+    return Object.fromEntries(cols.map((c) => [c.COLUMN_NAME, `${c.COLUMN_TYPE} ${c.IS_NULLABLE} ${c.COLUMN_DEFAULT} '${c.COLUMN_COMMENT}' ${c.CHARACTER_SET_NAME} ${c.COLLATION_NAME}`]))
+  }
+  const before = await definitions()
+  const report = await migrate(db, config)
+  t.same(report.warnings.map((w) => w.replace(/^table 'products', column '(\w+)'.* is (\w+) \(([\w]+)\), not utf8mb4: .* run: (.*)$/, '$1 $2 $3 | $4')), [
+    "sku latin1 latin1_bin | ALTER TABLE `products` MODIFY `sku` varchar(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL;",
+    "name latin1 latin1_swedish_ci | ALTER TABLE `products` MODIFY `name` varchar(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT 'it''s \\\\ new' COMMENT 'shown in the app';",
+    'note utf8mb3 utf8mb3_general_ci | ALTER TABLE `products` MODIFY `note` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL;',
+    "kind latin1 latin1_swedish_ci | ALTER TABLE `products` MODIFY `kind` enum('a','b''c') CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL;",
+    'doc latin1 latin1_swedish_ci | ALTER TABLE `products` MODIFY `doc` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL;'
+  ], 'each text column sisporta writes that is not utf8mb4 (not the uuid in ascii, not the application\'s own column)')
+  t.match(report.warnings[0], /refused and its batch dead-lettered/)
+  // running the ALTERs as printed converts the columns and keeps the rest of their definition
+  for (const warning of report.warnings) await sql.query(warning.slice(warning.indexOf('ALTER TABLE')))
+  const after = await definitions()
+  for (const column of ['sku', 'name', 'note', 'kind', 'doc']) {
+    t.equal(after[column]!.replace(/ utf8mb4 \w+$/, ''), before[column]!.replace(/ \w+ \w+$/, ''), `${column}: type, length, nullability, default, comment kept`)
+    t.match(after[column], / utf8mb4 utf8mb4_\w+$/, `${column}: now utf8mb4`)
+  }
+  t.same((await migrate(db, config)).warnings, [], 'then nothing more to report')
+})

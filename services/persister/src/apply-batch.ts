@@ -81,7 +81,11 @@ export async function applyBatch (db: Kysely<SisportaDatabase>, stream: StreamCo
       const start = first === 0 ? 0 : rowEnds[first - 1]! + 1
       let last = first + 1
       while (last < rowCount && last - first < maxRows && rowEnds[last]! - start <= maxBytes) last++
-      await trx.executeQuery(upsert(bytes.toString('utf8', start, rowEnds[last - 1]!)))
+      try {
+        await trx.executeQuery(upsert(bytes.toString('utf8', start, rowEnds[last - 1]!)))
+      } catch (err) {
+        throw atBatchRow(err, first, stream, batch)
+      }
       statements++
       first = last
     }
@@ -95,6 +99,26 @@ export async function applyBatch (db: Kysely<SisportaDatabase>, stream: StreamCo
     throw classify(err, stream, batch)
   }
 }
+
+/**
+ * A value MySQL refused, with the row named as the batch numbers it. The server counts rows
+ * within one statement ("Incorrect string value: '\xF0\x9F\x98\x80' for column `db`.`t`.`name`
+ * at row 3": an emoji into a latin1 column, strict mode), and a batch is cut into several
+ * statements: row 3 of the statement that starts at batch row `first` is batch row first + 2.
+ */
+function atBatchRow (err: unknown, first: number, stream: StreamConfig, batch: BatchToApply): unknown {
+  const e = err as { errno?: unknown, message?: unknown }
+  if (typeof e?.message !== 'string' || isTransientMysqlError(err)) return err
+  const match = ROW_OF_VALUE.exec(e.message)
+  if (match === null) return err
+  const row = first + Number(match[2]) - 1
+  const errno = typeof e.errno === 'number' ? ` (MySQL error ${e.errno})` : ''
+  return new PersistError('SIS_PERSIST_REJECTED', `batch ${batch.batch} of load ${batch.loadId} (stream '${stream.name}'): row ${row}, column '${match[1]}': ` +
+    `${e.message.replace(/ at row \d+$/, '')}${errno}`, { cause: err })
+}
+
+/** `… for column `db`.`table`.`name` at row N` (MariaDB) or `… for column 'name' at row N` (MySQL). */
+const ROW_OF_VALUE = /column (?:`[^`]*`\.`[^`]*`\.)?[`']([^`']+)[`'] at row (\d+)$/
 
 /** Transient MySQL errors stay as they are (they are retried); every other failure is permanent. */
 function classify (err: unknown, stream: StreamConfig, batch: BatchToApply): unknown {

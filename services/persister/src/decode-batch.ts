@@ -2,6 +2,7 @@ import { BatchHeaders, LOAD_MODES, STREAM_NAME_PATTERN, createBatchChecker, type
 import type { BatchToApply } from './apply-batch.js'
 import { PersistError } from './errors.js'
 import { createRowTranscoder, type RowTranscoder } from './transcode-rows.js'
+import { withRawJson } from './raw-json.js'
 
 /** The parts of a bus message the decoder reads (a `JsMsg` has them). */
 export interface BatchMessage {
@@ -75,7 +76,8 @@ export function createBatchDecoder (config: SisportaConfig, names: BusNames): Ba
     }
     const problem = check(body)
     if (problem !== undefined) throw new PersistError('SIS_PERSIST_BAD_BODY', problem.message)
-    return { stream, loadId, batch, mode, body }
+    // json values are stored as the text they were sent as, not as JSON.parse left them
+    return { stream, loadId, batch, mode, body: withRawJson(stream, msg.data, body) }
   }
 }
 

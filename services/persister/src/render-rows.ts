@@ -1,6 +1,6 @@
 import type { StreamConfig, WireType } from '@sisporta/contracts'
 import { PersistError } from './errors.js'
-import { sqlLiteral } from './sql-literal.js'
+import { asciiLiteral, sqlLiteral } from './sql-literal.js'
 import { wireToSql } from './wire-to-sql.js'
 
 /**
@@ -22,15 +22,17 @@ export interface RenderedRows {
 /**
  * Renders parsed batch rows (values in the wire format, already checked against the stream
  * with `createBatchChecker`) as SQL tuples stamped with `loadId`. Each value is converted by
- * `wireToSql` and written by `sqlLiteral`.
+ * `wireToSql` and written by `sqlLiteral` (text as `_utf8mb4 X'…'`), or by `asciiLiteral` for
+ * the types whose wire format is checked ASCII (bigint, decimal, date, datetime, uuid).
  *
  * This is the general path: any column type, any body a caller built. Batches as the gateway
  * forwards them normally take `transcodeRows` instead, which writes the same bytes straight from
- * the JSON without building the values.
+ * the JSON without building the values. Bodies from the bus come here with their json values
+ * as `RawJson` (`withRawJson`), so both paths store a json value's text as it was sent.
  *
  * @example
  * renderRows(stream, { columns: ['sku', 'price'], rows: [['A1', '12.50']] }, 7)
- * // bytes: "('A1','12.50',7)"
+ * // bytes: "(_utf8mb4 X'4131','12.50',7)"
  */
 export function renderRows (stream: StreamConfig, body: { readonly columns: readonly string[], readonly rows: readonly (readonly unknown[])[] }, loadId: number): RenderedRows {
   const types = columnTypes(stream, body.columns)
@@ -43,7 +45,9 @@ export function renderRows (stream: StreamConfig, body: { readonly columns: read
     let tuple = '('
     for (let c = 0; c < types.length; c++) {
       if (c > 0) tuple += ','
-      tuple += sqlLiteral(wireToSql(types[c]!, row[c]))
+      const type = types[c]!
+      const value = wireToSql(type, row[c])
+      tuple += typeof value === 'string' && ASCII_FORMATS.has(type) ? asciiLiteral(value) : sqlLiteral(value)
     }
     tuple += suffix
     tuples.push(tuple)
@@ -53,6 +57,9 @@ export function renderRows (stream: StreamConfig, body: { readonly columns: read
   const bytes = Buffer.from(tuples.join(','), 'utf8')
   return { columns: body.columns, rowCount: body.rows.length, bytes, length: bytes.length, rowEnds }
 }
+
+/** Wire types whose values are checked ASCII formats, written as plain quoted literals. */
+const ASCII_FORMATS: ReadonlySet<WireType> = new Set(['bigint', 'decimal', 'date', 'datetime', 'uuid'])
 
 function columnTypes (stream: StreamConfig, columns: readonly string[]): WireType[] {
   const byName = new Map(stream.columns.map((c) => [c.name, c.type]))

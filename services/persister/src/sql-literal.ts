@@ -1,46 +1,55 @@
+import { PersistError } from './errors.js'
 import type { SqlValue } from './wire-to-sql.js'
 
 /**
- * How an ASCII code unit is written inside a single-quoted MySQL string literal: the quote and
- * the backslash escaped, NUL and Ctrl-Z (which some clients treat as end of input) escaped, the
- * common control characters in their backslash form; anything else as itself. Both ways of
- * rendering rows (`renderRows` from parsed values, `transcodeRows` from the JSON bytes) write
- * strings with this one table, so they produce the same bytes for the same value.
+ * Text is written as a hex literal with a character-set introducer, `_utf8mb4 X'c3a7…'`: its
+ * meaning does not depend on the connection at all. Not on `character_set_client` (a server
+ * that imposes gbk or latin1 would read an escaped literal's bytes differently — with gbk, a
+ * multi-byte character can swallow the backslash that escapes a quote), nor on sql_mode
+ * (NO_BACKSLASH_ESCAPES). The whole upsert is then printable ASCII — identifiers are
+ * `[a-z][a-z0-9_]*`, numbers are digits, other quoted values ASCII-only — which every character
+ * set a MySQL client may use reads the same way. (The session is pinned and verified as well:
+ * `createDb`; this makes the values safe even if that ever failed.)
  *
- * The backslash escapes assume the session's sql_mode has no NO_BACKSLASH_ESCAPES: sisporta
- * sets the session's sql_mode itself (`createDb`).
+ * Both ways of rendering rows (`renderRows` from parsed values, `transcodeRows` from the JSON
+ * bytes) write text with these literals, lower-case hex, so they produce the same bytes.
  */
-export const ASCII_ESCAPES: ReadonlyMap<number, string> = new Map([
-  [0x00, '\\0'],
-  [0x08, '\\b'],
-  [0x09, '\\t'],
-  [0x0a, '\\n'],
-  [0x0d, '\\r'],
-  [0x1a, '\\Z'],
-  [0x27, "\\'"],
-  [0x5c, '\\\\']
-])
+export const TEXT_LITERAL_OPEN = "_utf8mb4 X'"
 
-const NEEDS_ESCAPE = /[\0\b\t\n\r\x1a'\\]/
-const NEEDS_ESCAPE_ALL = /[\0\b\t\n\r\x1a'\\]/g
+/** Text (any string, valid Unicode) as a `_utf8mb4 X'…'` literal of its UTF-8 bytes. */
+export function textLiteral (value: string): string {
+  return `${TEXT_LITERAL_OPEN}${Buffer.from(value, 'utf8').toString('hex')}'`
+}
 
-/** A JavaScript string as a quoted MySQL string literal (see {@link ASCII_ESCAPES}). */
-export function quoteSqlString (value: string): string {
-  if (!NEEDS_ESCAPE.test(value)) return `'${value}'`
-  return `'${value.replace(NEEDS_ESCAPE_ALL, (c) => ASCII_ESCAPES.get(c.charCodeAt(0))!)}'`
+/** Printable ASCII without a quote or a backslash: the same in every client character set. */
+const PLAIN_ASCII = /^[\x20-\x26\x28-\x5b\x5d-\x7e]*$/
+
+/**
+ * A value of a checked ASCII format (bigint and decimal digits, dates, datetimes, uuids) as a
+ * plain quoted literal, `'12.50'`. Such text means the same in every client character set and
+ * sql_mode, and is a third of the size of its hex literal. Anything else is refused (the batch
+ * check lets nothing else through; this keeps a mistake from reaching the SQL).
+ *
+ * @example
+ * asciiLiteral('2024-02-29 23:59:59.5') // "'2024-02-29 23:59:59.5'"
+ */
+export function asciiLiteral (value: string): string {
+  if (!PLAIN_ASCII.test(value)) throw new PersistError('SIS_PERSIST_BAD_VALUE', `'${value.slice(0, 40)}' is not plain ASCII where a formatted value was expected`)
+  return `'${value}'`
 }
 
 /**
  * A statement value as MySQL literal text: NULL, a number as JavaScript spells it (the
- * shortest text that reads back as the same double), bytes as a hex literal, a string quoted.
+ * shortest text that reads back as the same double), bytes as a hex literal, text as a
+ * `_utf8mb4` hex literal.
  *
  * @example
- * sqlLiteral("O'Brien")                 // "'O\\'Brien'"
+ * sqlLiteral("O'Brien")                 // "_utf8mb4 X'4f27427269656e'"
  * sqlLiteral(Buffer.from([0, 255]))     // "X'00ff'"
  */
 export function sqlLiteral (value: SqlValue): string {
   if (value === null) return 'NULL'
   if (typeof value === 'number') return String(value)
-  if (typeof value === 'string') return quoteSqlString(value)
+  if (typeof value === 'string') return textLiteral(value)
   return `X'${value.toString('hex')}'`
 }

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer'
-import { DECIMAL_DEFAULTS, createBatchChecker, isCalendarDate, type StreamConfig } from '@sisporta/contracts'
+import { DECIMAL_DEFAULTS, createBatchChecker, isCalendarDate, scanJsonValue, type StreamConfig } from '@sisporta/contracts'
 import type { RenderedRows } from './render-rows.js'
-import { ASCII_ESCAPES } from './sql-literal.js'
+import { TEXT_LITERAL_OPEN } from './sql-literal.js'
 
 /**
  * Renders a batch payload straight from its JSON bytes, or answers `undefined` when it will not
@@ -19,6 +19,7 @@ const BOOL = 5
 const DATE = 6
 const DATETIME = 7
 const UUID = 8
+const JSON_TEXT = 9
 
 interface ColumnPlan {
   readonly kind: number
@@ -30,9 +31,15 @@ interface ColumnPlan {
   readonly scale: number
 }
 
-/** Second byte of the backslash escape of an ASCII code unit, 0 where it is written as itself. */
-const ESCAPE_SECOND = new Uint8Array(128)
-for (const [unit, text] of ASCII_ESCAPES) ESCAPE_SECOND[unit] = text.charCodeAt(1)
+/** The two lower-case hex digits of each byte, as `Buffer#toString('hex')` writes them (sqlLiteral). */
+const HEX_HIGH = new Uint8Array(256)
+const HEX_LOW = new Uint8Array(256)
+for (let b = 0; b < 256; b++) {
+  const pair = b.toString(16).padStart(2, '0')
+  HEX_HIGH[b] = pair.charCodeAt(0)
+  HEX_LOW[b] = pair.charCodeAt(1)
+}
+const TEXT_OPEN = Buffer.from(TEXT_LITERAL_OPEN, 'latin1')
 
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
@@ -56,12 +63,16 @@ const SQL_NULL = Buffer.from('NULL')
  * It vouches for its output only when the payload is the plain shape the gateway accepts
  * (`{"columns":[…],"rows":[[…],…]}`, in that order, any JSON whitespace) and every value passes
  * the same checks as `createBatchChecker` for its column — then the bytes are exactly the ones
- * `renderRows` would write for the parsed body (a property the tests check on generated
- * batches). For anything else — another key order, a value it does not check itself (`binary`
- * and `json` columns, a number with an exponent in an `int` column, an escaped digit), or any
- * problem at all — it answers `undefined`: the general path then accepts the batch or refuses it
- * with the precise message. So the fast path can make a batch cheaper, never accept what the
- * general path would refuse.
+ * `renderRows` would write for the parsed body with its json values' text (`withRawJson`): a
+ * property the tests check on generated batches. For anything else — another key order, a value
+ * it does not check itself (`binary` columns, a number with an exponent in an `int` column, an
+ * escaped digit), or any problem at all — it answers `undefined`: the general path then accepts
+ * the batch or refuses it with the precise message. So the fast path can make a batch cheaper,
+ * never accept what the general path would refuse.
+ *
+ * Text (`string` values, decoded from their JSON escapes, and the JSON text of `json` values as
+ * it is, once `scanJsonValue` found it valid for the target) is written as `_utf8mb4 X'…'`
+ * literals (see sql-literal.ts); the other quoted values are checked ASCII.
  *
  * @example
  * const transcode = createRowTranscoder(stream)
@@ -102,7 +113,7 @@ export function createRowTranscoder (stream: StreamConfig): RowTranscoder {
 }
 
 const KINDS: Partial<Record<StreamConfig['columns'][number]['type'], number>> = {
-  string: STRING, int: INT, float: FLOAT, bigint: BIGINT, decimal: DECIMAL, bool: BOOL, date: DATE, datetime: DATETIME, uuid: UUID
+  string: STRING, int: INT, float: FLOAT, bigint: BIGINT, decimal: DECIMAL, bool: BOOL, date: DATE, datetime: DATETIME, uuid: UUID, json: JSON_TEXT
 }
 
 /** One payload being transcoded: a cursor over the JSON bytes and a growing output buffer. */
@@ -118,8 +129,8 @@ class Transcoding {
   constructor (src: Uint8Array, loadId: number) {
     this.#src = src
     this.#suffix = Buffer.from(`,${loadId})`)
-    // escapes can double a string; `true` shrinks to `1`: most batches never grow this
-    this.#out = Buffer.allocUnsafe(Math.max(1024, Math.ceil(src.length * 1.25)))
+    // text doubles as hex (plus its introducer); `true` shrinks to `1`: most batches never grow this
+    this.#out = Buffer.allocUnsafe(Math.max(1024, Math.ceil(src.length * 2.25)))
   }
 
   /** `{"columns":[names…],"rows":[` — the column names, or undefined. */
@@ -210,29 +221,31 @@ class Transcoding {
         return this.#int()
       case FLOAT:
         return this.#float()
+      case JSON_TEXT:
+        return this.#json()
       default:
         return b === QUOTE && this.#formatted(plan)
     }
   }
 
   /**
-   * A JSON string into a quoted SQL literal: raw UTF-8 bytes copied (the payload is valid
-   * UTF-8), escapes decoded and written with the SQL escapes of `ASCII_ESCAPES`. Refuses what
-   * the batch check refuses: a lone surrogate, more than `maxCodePoints` code points.
+   * A JSON string into a `_utf8mb4 X'…'` literal of its text: raw UTF-8 bytes copied as hex (the
+   * payload is valid UTF-8), escapes decoded to UTF-8 and written as hex. Refuses what the batch
+   * check refuses: a lone surrogate, more than `maxCodePoints` code points.
    */
   #string (maxCodePoints: number): boolean {
     const src = this.#src
     const end = src.length
     let i = this.#i + 1
+    this.#need(TEXT_OPEN.length)
     let out = this.#out
-    let o = this.#o
-    let room = out.length - 8
+    let o = this.#o + TEXT_OPEN.copy(out, this.#o)
+    // room for the longest step: 4 bytes of UTF-8 as 8 hex digits, and the closing quote
+    let room = out.length - 16
     let codePoints = 0
-    if (o >= room) { this.#o = o; this.#grow(); out = this.#out; room = out.length - 8 }
-    out[o++] = APOSTROPHE
     for (;;) {
       if (i >= end) return false
-      if (o >= room) { this.#o = o; this.#grow(); out = this.#out; room = out.length - 8 }
+      if (o >= room) { this.#o = o; this.#grow(); out = this.#out; room = out.length - 16 }
       const b = src[i++]!
       if (b === QUOTE) break
       if (b === BACKSLASH) {
@@ -257,20 +270,15 @@ class Transcoding {
         }
         codePoints++
         if (unit < 0x80) {
-          const second = ESCAPE_SECOND[unit]!
-          if (second !== 0) {
-            out[o++] = BACKSLASH
-            out[o++] = second
-          } else {
-            out[o++] = unit
-          }
+          out[o++] = HEX_HIGH[unit]!
+          out[o++] = HEX_LOW[unit]!
         } else if (unit < 0x800) {
-          out[o++] = 0xc0 | (unit >> 6)
-          out[o++] = 0x80 | (unit & 0x3f)
+          o = hexByte(out, o, 0xc0 | (unit >> 6))
+          o = hexByte(out, o, 0x80 | (unit & 0x3f))
         } else if (unit < 0xd800 || unit > 0xdfff) {
-          out[o++] = 0xe0 | (unit >> 12)
-          out[o++] = 0x80 | ((unit >> 6) & 0x3f)
-          out[o++] = 0x80 | (unit & 0x3f)
+          o = hexByte(out, o, 0xe0 | (unit >> 12))
+          o = hexByte(out, o, 0x80 | ((unit >> 6) & 0x3f))
+          o = hexByte(out, o, 0x80 | (unit & 0x3f))
         } else {
           // a surrogate: only a high one followed by an escaped low one makes a code point
           if (unit > 0xdbff || src[i] !== BACKSLASH || src[i + 1] !== 0x75) return false
@@ -278,25 +286,45 @@ class Transcoding {
           if (low < 0xdc00 || low > 0xdfff) return false
           i += 6
           const cp = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00)
-          out[o++] = 0xf0 | (cp >> 18)
-          out[o++] = 0x80 | ((cp >> 12) & 0x3f)
-          out[o++] = 0x80 | ((cp >> 6) & 0x3f)
-          out[o++] = 0x80 | (cp & 0x3f)
+          o = hexByte(out, o, 0xf0 | (cp >> 18))
+          o = hexByte(out, o, 0x80 | ((cp >> 12) & 0x3f))
+          o = hexByte(out, o, 0x80 | ((cp >> 6) & 0x3f))
+          o = hexByte(out, o, 0x80 | (cp & 0x3f))
         }
       } else if (b < 0x20) {
         return false
-      } else if (b === APOSTROPHE) {
-        out[o++] = BACKSLASH
-        out[o++] = APOSTROPHE
-        codePoints++
       } else {
-        out[o++] = b
+        out[o++] = HEX_HIGH[b]!
+        out[o++] = HEX_LOW[b]!
         if ((b & 0xc0) !== 0x80) codePoints++
       }
     }
     out[o++] = APOSTROPHE
     if (codePoints > maxCodePoints) return false
     this.#i = i
+    this.#o = o
+    return true
+  }
+
+  /**
+   * A json value: its JSON text as it is in the payload, once `scanJsonValue` found it valid
+   * JSON the target accepts (depth, no lone surrogate), as a `_utf8mb4 X'…'` literal.
+   */
+  #json (): boolean {
+    const src = this.#src
+    const start = this.#i
+    const end = scanJsonValue(src, start)
+    if (end < 0) return false
+    this.#need(TEXT_OPEN.length + 2 * (end - start) + 1)
+    const out = this.#out
+    let o = this.#o + TEXT_OPEN.copy(out, this.#o)
+    for (let k = start; k < end; k++) {
+      const b = src[k]!
+      out[o++] = HEX_HIGH[b]!
+      out[o++] = HEX_LOW[b]!
+    }
+    out[o++] = APOSTROPHE
+    this.#i = end
     this.#o = o
     return true
   }
@@ -446,6 +474,13 @@ class Transcoding {
     this.#out.copy(bigger, 0, 0, this.#o)
     this.#out = bigger
   }
+}
+
+/** Writes byte `b` as two hex digits at `o`; returns the offset after them. */
+function hexByte (out: Buffer, o: number, b: number): number {
+  out[o] = HEX_HIGH[b]!
+  out[o + 1] = HEX_LOW[b]!
+  return o + 2
 }
 
 function copyBytes (src: Uint8Array, start: number, end: number, out: Buffer, at: number): number {

@@ -1,5 +1,6 @@
 import type { WireType } from '@sisporta/contracts'
 import { PersistError } from './errors.js'
+import { RawJson } from './raw-json.js'
 
 /** What a wire value becomes as a statement parameter. */
 export type SqlValue = string | number | Buffer | null
@@ -14,11 +15,14 @@ export type SqlValue = string | number | Buffer | null
  *   exactly, a JavaScript number would already have lost digits;
  * - datetime `YYYY-MM-DDTHH:MM:SS.ffffff` becomes `YYYY-MM-DD HH:MM:SS.ffffff` (wall clock, no
  *   zone: never a `Date`, which the driver would shift to its time zone);
- * - bool is 1 / 0, binary is base64-decoded to bytes, json is its JSON text.
+ * - bool is 1 / 0, binary is base64-decoded to bytes;
+ * - json is its JSON text: the text it was received as when the value is a {@link RawJson}
+ *   (every batch from the bus: see `withRawJson`), JSON.stringify of a value built in code.
  *
  * @example
  * wireToSql('datetime', '2024-02-29T23:59:59.123456') // '2024-02-29 23:59:59.123456'
  * wireToSql('binary', 'AAE=')                         // <Buffer 00 01>
+ * wireToSql('json', new RawJson('{ "n": 1e400 }'))    // '{ "n": 1e400 }'
  * wireToSql('json', { a: [1, 2] })                    // '{"a":[1,2]}'
  */
 export function wireToSql (type: WireType, value: unknown): SqlValue {
@@ -44,6 +48,7 @@ export function wireToSql (type: WireType, value: unknown): SqlValue {
     case 'binary':
       return Buffer.from(expectString(type, value), 'base64')
     case 'json': {
+      if (value instanceof RawJson) return value.text
       const text = JSON.stringify(value)
       if (text === undefined) throw badValue(type, value)
       return text

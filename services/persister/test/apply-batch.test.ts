@@ -129,7 +129,8 @@ t.test('apply batch – a large batch is split into several statements of one tr
 
   const few = await applyBatch(db, items, { loadId: 2, batch: 0, mode: 'full', body: { columns: ITEM_COLUMNS, rows: many.slice(0, 100) } }, { maxRows: 30 })
   t.equal(few.statements, 4, 'at most maxRows rows a statement (100 rows by 30)')
-  const big = await applyBatch(db, items, { loadId: 3, batch: 0, mode: 'full', body: { columns: ['id', 'name'], rows: [[1, 'x'.repeat(3000)], [2, 'y'.repeat(3000)], [3, 'z']] } }, { maxBytes: 4000 })
+  const big = await applyBatch(db, items, { loadId: 3, batch: 0, mode: 'full', body: { columns: ['id', 'name'], rows: [[1, 'x'.repeat(3000)], [2, 'y'.repeat(3000)], [3, 'z']] } }, { maxBytes: 8000 })
+  // (text is written as hex: 3,000 characters are over 6,000 bytes of SQL)
   t.equal(big.statements, 2, 'bytes are bounded too')
   t.same(await rows(sql, 'SELECT id, LENGTH(name) AS len FROM items WHERE id <= 3 ORDER BY id'), [{ id: 1, len: 3000 }, { id: 2, len: 3000 }, { id: 3, len: 1 }])
 })

@@ -1,10 +1,11 @@
 import t from 'tap'
 import { parseConfig } from '@sisporta/config'
-import { createBatchChecker } from '@sisporta/contracts'
+import { createBatchChecker, scanJsonValue } from '@sisporta/contracts'
 import { createDb, migrate } from '@sisporta/db'
 import { testDatabase } from '@sisporta/testkit'
 import { applyBatch } from '../src/index.js'
-import { renderRows } from '../src/render-rows.js'
+import { withRawJson } from '../src/raw-json.js'
+import { renderRows, type RenderedRows } from '../src/render-rows.js'
 import { createRowTranscoder } from '../src/transcode-rows.js'
 
 // Every column type the transcoder renders itself, with the limits the batch check enforces.
@@ -27,11 +28,52 @@ streams:
       - { name: born, from: born, type: date }
       - { name: changed, from: changed, type: datetime }
       - { name: guid, from: guid, type: uuid }
+      - { name: doc, from: doc, type: json }
 `, 'transcode-test.yaml', {})
 const wide = config.stream('wide')!
 const COLUMNS = wide.columns.map((c) => c.name)
 const check = createBatchChecker(wide)
 const transcode = createRowTranscoder(wide)
+
+/** JSON text put into a body as it is: a json value as the extractor wrote it (spacing, spelling, duplicate keys). */
+class RawText {
+  readonly text: string
+  constructor (text: string) { this.text = text }
+}
+
+/** `n` arrays inside one another around `inner`. */
+function nested (n: number, inner = '1'): string {
+  return '['.repeat(n) + inner + ']'.repeat(n)
+}
+
+// json values MariaDB takes (stored byte for byte), and values it refuses (so must the persister)
+const JSON_ACCEPTED = ['1e400', '-1E-400', '12345678901234567890123', '0.1000000000000000000001', '{"a":1,"a":2}', '{ "b" : [ 1 ,\t2 ] ,\n "a" : null }',
+  '[]', '{}', '"é😀 \\u00e9 \\ud83d\\ude80"', 'true', 'false', '-0', '"O\'Brien \\\\ \\" --"', '"\\u0000\\u001a\\\\\'"', nested(31), nested(30, '{}'), '{"":{"\\ud83d\\ude80":[]}}']
+const JSON_REFUSED = [nested(32), nested(31, '{}'), '"\\ud800"', '{"\\udc00":1}', `{"a":${nested(32)},"a":1}`, '{"a":"\\ud800","a":1}']
+
+/** Random JSON text: random spacing, numbers spelled any way, duplicate keys, tricky strings. */
+function randomJsonText (rnd: () => number, level = 1): string {
+  const ws = (): string => pick(rnd, ['', '', ' ', '\n ', '\t'])
+  if (level > 4 || rnd() < 0.4) {
+    return pick(rnd, ['0', '-0.0', '1e400', '123456789012345678901234567890', '3.14E-2', 'true', 'false', 'null', JSON.stringify(text(rnd, 6))])
+  }
+  const n = Math.floor(rnd() * 4)
+  const members = Array.from({ length: n }, () => randomJsonText(rnd, level + 1))
+  if (rnd() < 0.5) return `[${ws()}${members.join(`${ws()},${ws()}`)}${ws()}]`
+  const key = (): string => JSON.stringify(pick(rnd, ['a', 'b', 'a', '', 'é', text(rnd, 3)]))
+  return `{${ws()}${members.map((m) => `${key()}${ws()}:${ws()}${m}`).join(`${ws()},${ws()}`)}${ws()}}`
+}
+
+/** Whether a json text is valid JSON the target takes (the parsed check and the text scan agree to take it). */
+function acceptedJson (text: string): boolean {
+  const bytes = Buffer.from(text, 'utf8')
+  return scanJsonValue(bytes, 0) === bytes.length
+}
+
+/** A body with its RawText values parsed: what JSON.parse makes of the serialised body. */
+function parsedValue (value: unknown): unknown {
+  return value instanceof RawText ? JSON.parse(value.text) as unknown : value
+}
 
 /** Printable ASCII, every other character as \uXXXX. */
 function printable (s: string): string {
@@ -72,8 +114,9 @@ function digits (rnd: () => number, n: number): string {
 function validValue (rnd: () => number, column: string): unknown {
   for (;;) {
     const v = value(rnd, column)
+    if (v instanceof RawText && !acceptedJson(v.text)) continue
     const keys = [['id', 1], ['code', 'k']].filter(([name]) => name !== column)
-    if (check({ columns: [column, ...keys.map(([name]) => name as string)], rows: [[v, ...keys.map(([, key]) => key)]] }) === undefined) return v
+    if (check({ columns: [column, ...keys.map(([name]) => name as string)], rows: [[parsedValue(v), ...keys.map(([, key]) => key)]] }) === undefined) return v
   }
 }
 
@@ -96,6 +139,7 @@ function value (rnd: () => number, column: string): unknown {
     case 'born': return pick(rnd, ['2024-02-29', '2023-02-29', '0001-01-01', '9999-12-31', '0000-01-01', '2024-13-01', '2024-04-31', '2024-1-01', `20${digits(rnd, 2)}-0${1 + Math.floor(rnd() * 9)}-1${Math.floor(rnd() * 10)}`])
     case 'changed': return pick(rnd, ['2024-02-29T23:59:59.123456', '2024-02-29T23:59:59', '2024-02-29T23:59:59.', '2024-02-29T23:59:59.1234567', '2024-02-29T24:00:00', '2024-02-29 23:59:59', '2024-02-29T23:60:00', `2024-01-0${1 + Math.floor(rnd() * 9)}T0${Math.floor(rnd() * 10)}:1${Math.floor(rnd() * 10)}:2${Math.floor(rnd() * 10)}.${digits(rnd, 1 + Math.floor(rnd() * 6))}`])
     case 'guid': return pick(rnd, ['123e4567-e89b-12d3-a456-426614174000', '123E4567-E89B-12D3-A456-426614174000', '123e4567e89b12d3a456426614174000', '00000000-0000-0000-0000-000000000000'])
+    case 'doc': return new RawText(rnd() < 0.15 ? pick(rnd, JSON_REFUSED) : rnd() < 0.4 ? pick(rnd, JSON_ACCEPTED) : randomJsonText(rnd))
   }
   return null
 }
@@ -106,6 +150,7 @@ function value (rnd: () => number, column: string): unknown {
  * are valid JSON that only the general path reads).
  */
 function escapedJson (value: unknown, letters = false): string {
+  if (value instanceof RawText) return value.text
   if (typeof value === 'string') {
     let out = '"'
     for (let i = 0; i < value.length; i++) {
@@ -121,10 +166,39 @@ function escapedJson (value: unknown, letters = false): string {
   return JSON.stringify(value)
 }
 
+/** JSON.stringify, with RawText values written as their text. */
+function plainJson (value: unknown): string {
+  if (value instanceof RawText) return value.text
+  if (Array.isArray(value)) return `[${value.map(plainJson).join(',')}]`
+  if (value !== null && typeof value === 'object') return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${plainJson(v)}`).join(',')}}`
+  return JSON.stringify(value)
+}
+
+/**
+ * What the persister's general path makes of a payload (decode-batch.ts): JSON.parse, the batch
+ * check, json values' text put back (`withRawJson`), `renderRows`. A string when it refuses.
+ */
+function generalPath (payload: Buffer, loadId: number): RenderedRows | string {
+  let body: { columns: string[], rows: unknown[][] }
+  try {
+    body = JSON.parse(payload.toString('utf8')) as typeof body
+  } catch (err) {
+    return (err as Error).message
+  }
+  const problem = check(body)
+  if (problem !== undefined) return problem.message
+  try {
+    return renderRows(wide, withRawJson(wide, payload, body), loadId)
+  } catch (err) {
+    return (err as Error).message
+  }
+}
+
 t.test('transcode rows – writes exactly what renderRows writes, and vouches only for batches the check accepts', async (t) => {
   const rnd = prng(20261129)
   let vouched = 0
   let refusedByCheck = 0
+  let refusedJson = 0
   let checkedBodies = 0
   const problems: string[] = []
   for (let n = 0; n < 3000; n++) {
@@ -138,22 +212,22 @@ t.test('transcode rows – writes exactly what renderRows writes, and vouches on
       return row
     })
     const body = { columns: COLUMNS, rows }
-    const exact = check(body)
     const loadId = 1 + Math.floor(rnd() * 1e6)
-    for (const json of [JSON.stringify(body), escapedJson(body), escapedJson(body, true)]) {
+    for (const json of [plainJson(body), escapedJson(body), escapedJson(body, true)]) {
       const payload = Buffer.from(json, 'utf8')
       checkedBodies++
       const fast = transcode(payload, loadId)
-      if (exact !== undefined) {
+      // what the persister's general path makes of these bytes
+      const reference = generalPath(payload, loadId)
+      if (typeof reference === 'string') {
         refusedByCheck++
-        if (fast !== undefined) problems.push(`vouched for a batch the check refuses (${exact.message}): ${json}`)
+        if (/json|JSON/.test(reference)) refusedJson++
+        if (fast !== undefined) problems.push(`vouched for a batch the general path refuses (${reference}): ${json}`)
         continue
       }
-      // what the persister's general path would parse from these bytes
-      const reference = renderRows(wide, JSON.parse(json) as typeof body, loadId)
       if (fast === undefined) {
         // the canonical form (JSON.stringify) of a valid batch must always take the fast path
-        if (json === JSON.stringify(body)) problems.push(`did not vouch for a valid canonical batch: ${json}`)
+        if (json === plainJson(body)) problems.push(`did not vouch for a valid canonical batch: ${json}`)
         continue
       }
       vouched++
@@ -166,6 +240,7 @@ t.test('transcode rows – writes exactly what renderRows writes, and vouches on
   t.same(problems.slice(0, 3).map(printable), [], `${problems.length} differences`)
   t.ok(vouched > 500, `vouched for ${vouched} of ${checkedBodies} bodies`)
   t.ok(refusedByCheck > 500, `${refusedByCheck} refused by the check (so the edges were exercised)`)
+  t.ok(refusedJson > 50, `${refusedJson} refused for a json value (depth, lone surrogate, hidden behind a duplicate key)`)
 })
 
 t.test('transcode rows – leaves every malformed or unusual payload to the general path', async (t) => {
@@ -180,9 +255,11 @@ streams:
       - { name: code, from: code, type: string }
       - { name: active, from: active, type: bool }
       - { name: blob, from: blob, type: binary }
+      - { name: doc, from: doc, type: json }
 `, 's.yaml', {}).stream('s')!
   const tx = createRowTranscoder(stream)
   t.ok(tx(Buffer.from(good), 1), 'the plain shape is vouched for')
+  t.ok(tx(Buffer.from(`{"columns":["id","doc"],"rows":[[1,${nested(31)}],[2,{"a":1,"a":2}],[3,1e400]]}`), 1), 'json values the target takes are vouched for')
   t.equal(tx(Buffer.from(' \n{ "columns" : [ "id" , "code" , "active" ] , "rows" : [ [ 1 , "a" , true ] ] }\t'), 1)?.rowCount, 1, 'JSON whitespace anywhere')
   const cases: Record<string, string | Buffer> = {
     'truncated': good.slice(0, -2),
@@ -216,7 +293,13 @@ streams:
     'bool as a number': '{"columns":["id","code","active"],"rows":[[1,"a",1]]}',
     'truncated literal': '{"columns":["id","code","active"],"rows":[[1,"a",tru]]}',
     'null key': '{"columns":["id","code","active"],"rows":[[null,"a",true]]}',
-    'a nested array as a value': '{"columns":["id","code","active"],"rows":[[1,["a"],true]]}'
+    'a nested array as a value': '{"columns":["id","code","active"],"rows":[[1,["a"],true]]}',
+    'json nested 33 levels': `{"columns":["id","doc"],"rows":[[1,${nested(32)}]]}`,
+    'json with a lone surrogate': '{"columns":["id","doc"],"rows":[[1,{"k":"\\ud800"}]]}',
+    'json with a lone surrogate in a key': '{"columns":["id","doc"],"rows":[[1,{"\\udfff":1}]]}',
+    'json too deep behind a duplicate key': `{"columns":["id","doc"],"rows":[[1,{"a":${nested(32)},"a":1}]]}`,
+    'json that is not JSON': '{"columns":["id","doc"],"rows":[[1,[1,]]]}',
+    'json with a leading zero': '{"columns":["id","doc"],"rows":[[1,01]]}'
   }
   for (const [name, payload] of Object.entries(cases)) {
     t.equal(tx(typeof payload === 'string' ? Buffer.from(payload) : payload, 1), undefined, name)
@@ -229,8 +312,8 @@ t.test('transcode rows – values written by the fast path read back exactly fro
   t.teardown(() => db.destroy())
   await migrate(db, config)
   const strings = ["O'Brien; DROP TABLE wide; --", 'back\\slash \\\' \\n', 'NUL\0 Ctrl-Z\x1a BS\b FF\f TAB\t LF\n CR\r DEL\x7f', 'Ação ç é ñ € 日本 🚀 𝄞', '\u2028\u2029\ufeff', '?', '']
-  const rows = strings.map((s, i) => [i, `k${i}`, s, 'ção', '-9223372036854775808', '-9999.99', '0.0000000001', 5e-324, i % 2 === 0, '0001-01-01', '9999-12-31T23:59:59.999999', '123e4567-e89b-12d3-a456-426614174000'])
-  for (const [label, json] of [['as JSON.stringify writes it', JSON.stringify({ columns: COLUMNS, rows })], ['every character escaped', escapedJson({ columns: COLUMNS, rows })]] as const) {
+  const rows = strings.map((s, i) => [i, `k${i}`, s, 'ção', '-9223372036854775808', '-9999.99', '0.0000000001', 5e-324, i % 2 === 0, '0001-01-01', '9999-12-31T23:59:59.999999', '123e4567-e89b-12d3-a456-426614174000', new RawText(JSON_ACCEPTED[i]!)])
+  for (const [label, json] of [['as JSON.stringify writes it', plainJson({ columns: COLUMNS, rows })], ['every character escaped', escapedJson({ columns: COLUMNS, rows })]] as const) {
     await sql.query('DELETE FROM wide')
     const rendered = transcode(Buffer.from(json), 3)
     t.ok(rendered, `vouched for (${label})`)
@@ -238,6 +321,33 @@ t.test('transcode rows – values written by the fast path read back exactly fro
     await applyBatch(db, wide, { loadId: 3, batch: label.length, mode: 'full', rendered })
     const [got] = await sql.query('SELECT * FROM wide ORDER BY id') as unknown as [Record<string, unknown>[]]
     t.same(got.map((r) => r.text), strings, `strings exactly (${label})`)
+    const [docs] = await sql.query('SELECT HEX(doc) AS doc FROM wide ORDER BY id') as unknown as [{ doc: string }[]]
+    t.same(docs.map((r) => Buffer.from(r.doc, 'hex').toString('utf8')), JSON_ACCEPTED.slice(0, strings.length), `json values byte for byte (${label})`)
+    delete got[0]!.doc
     t.same(got[0], { id: 0, code: 'k0', text: strings[0], short: 'ção', big: '-9223372036854775808', amount: '-9999.99', wide_amount: '0.0000000001', ratio: 5e-324, active: 1, born: '0001-01-01', changed: '9999-12-31 23:59:59.999999', guid: '123e4567-e89b-12d3-a456-426614174000', _sisporta_load: '3' }, `every type exactly (${label})`)
+  }
+})
+
+t.test('transcode rows – json values are stored byte for byte by both paths, as the target\'s JSON_VALID takes them', async (t) => {
+  const { url, sql } = await testDatabase(t)
+  const db = createDb(url, { poolSize: 1 })
+  t.teardown(() => db.destroy())
+  await migrate(db, config)
+  const columns = ['id', 'code', 'active', 'doc']
+  const rows = JSON_ACCEPTED.map((text, i) => [i, `j${i}`, true, new RawText(text)])
+  const payload = Buffer.from(plainJson({ columns, rows }), 'utf8')
+  const fast = transcode(payload, 5)
+  const general = generalPath(payload, 5)
+  t.ok(fast, 'the fast path vouches for them')
+  t.type(general, 'object', 'the general path takes them')
+  if (fast === undefined || typeof general === 'string') return
+  t.ok(fast.bytes.subarray(0, fast.length).equals(general.bytes.subarray(0, general.length)), 'the same SQL')
+  for (const [label, rendered] of [['fast path', fast], ['general path', general]] as const) {
+    await sql.query('DELETE FROM wide')
+    await applyBatch(db, wide, { loadId: 5, batch: label.length, mode: 'full', rendered })
+    // HEX() on the server: the stored bytes, not what a driver makes of them
+    const [got] = await sql.query('SELECT HEX(doc) AS doc, JSON_VALID(doc) AS valid FROM wide ORDER BY id') as unknown as [{ doc: string, valid: number }[]]
+    t.same(got.map((r) => Buffer.from(r.doc, 'hex').toString('utf8')), JSON_ACCEPTED, `stored as sent: 1e400, 23 digits, 22 decimals, duplicate keys, spacing (${label})`)
+    t.ok(got.every((r) => r.valid === 1), 'and the target holds them valid')
   }
 })

@@ -1,0 +1,54 @@
+import t from 'tap'
+import { BatchHeaders } from '@sisporta/contracts'
+import { createDb, migrate } from '@sisporta/db'
+import { LoadRegistry } from '@sisporta/nats'
+import { createLogger, createMetricsRegistry } from '@sisporta/observability'
+import { eventually, logSink, testBus, testDatabase } from '@sisporta/testkit'
+import { createPersisterMetrics, createPersisterWorker } from '../src/index.js'
+import { config, publishBatch } from './helpers.js'
+
+t.test('persister – a value a latin1 target column cannot hold is dead-lettered naming the batch row and column, never stored as ?', async (t) => {
+  const bus = await testBus(t, { maxDeliver: 5 })
+  const { url, sql } = await testDatabase(t)
+  const db = createDb(url, { poolSize: 2 })
+  t.teardown(() => db.destroy())
+  await migrate(db, config)
+  // an existing application table whose text column is latin1 (migrate warns about it)
+  await sql.query('ALTER TABLE shorts MODIFY label VARCHAR(100) CHARACTER SET latin1 NULL')
+  const loads = await LoadRegistry.bind(bus.nc, bus.names)
+  const worker = createPersisterWorker({
+    nc: bus.nc,
+    names: bus.names,
+    config,
+    registry: loads,
+    mysqlUrl: url,
+    concurrency: 1,
+    maxDeliver: 5,
+    log: createLogger({ service: 'persister', level: 'debug', destination: logSink().stream }),
+    metrics: createPersisterMetrics(createMetricsRegistry('persister')),
+    fetchExpiresMs: 1000,
+    nakDelaysMs: [200],
+    // two rows a statement: the bad row is row 2 of the second statement, row 3 of the batch
+    applyLimits: { maxRows: 2 }
+  })
+  t.teardown(() => worker.stop())
+  const loadId = (await loads.openLoad({ stream: 'shorts', mode: 'full', openedBy: 'test' })).id
+  await publishBatch(bus.nc, bus.names, { stream: 'shorts', loadId, batch: 0, body: { columns: ['id', 'label'], rows: [[1, 'Açúcar'], [2, 'plain'], [3, 'x'], [4, 'café ☕'], [5, 'ok']] } })
+  // the general path (rows before columns: the transcoder leaves it to JSON.parse) names it alike
+  await publishBatch(bus.nc, bus.names, { stream: 'shorts', loadId, batch: 1, body: { rows: [[6, 'ok'], [7, '😀']], columns: ['id', 'label'] } as unknown as { columns: string[], rows: unknown[][] } })
+  await publishBatch(bus.nc, bus.names, { stream: 'shorts', loadId, batch: 2, body: { columns: ['id', 'label'], rows: [[8, 'Açúcar São João ÿ']] } })
+  await worker.start()
+
+  const jsm = await bus.nc.jetstreamManager()
+  await eventually(async () => (await jsm.streams.info(bus.names.dlqStream)).state.messages === 2 && (await jsm.streams.info(bus.names.batchStream)).state.messages === 0 ? true : undefined, { what: 'two dead letters, the rest applied' })
+  const letters = await Promise.all([1, 2].map(async (seq) => await jsm.streams.getMessage(bus.names.dlqStream, { seq })))
+  const reasons = new Map(letters.map((m) => [m.header.get(BatchHeaders.Batch), m.header.get(BatchHeaders.Reason)]))
+  t.match(reasons.get('0'), /^SIS_PERSIST_REJECTED: batch 0 of load \d+ \(stream 'shorts'\): row 3, column 'label': Incorrect string value: '\\xE2\\x98\\x95' for column .*label.* \(MySQL error 1366\)$/, 'row 3 of the batch (row 2 of its second statement)')
+  t.match(reasons.get('1'), /^SIS_PERSIST_REJECTED: batch 1 of load \d+ \(stream 'shorts'\): row 1, column 'label': Incorrect string value: '\\xF0\\x9F\\x98\\x80'/)
+  t.ok(letters.every((m) => m.header.get(BatchHeaders.Deliveries) === '1'), 'refused at once, not retried')
+  // nothing of the refused batches is stored, not even their good rows, and nothing as '?'
+  const [rows] = await sql.query('SELECT id, label, HEX(label) AS bytes FROM shorts ORDER BY id') as unknown as [{ id: number, label: string, bytes: string }[]]
+  t.same(rows, [{ id: 8, label: 'Açúcar São João ÿ', bytes: Buffer.from('Açúcar São João ÿ', 'latin1').toString('hex').toUpperCase() }], 'text the column holds is stored exactly, in its character set')
+  const [booked] = await sql.query('SELECT batch_no FROM sisporta_batches') as unknown as [{ batch_no: number }[]]
+  t.same(booked, [{ batch_no: 2 }], 'the refused batches are not booked')
+})
