@@ -12,8 +12,10 @@ Operations:
   migrate                         create bookkeeping tables and target tables/columns (idempotent)
   extract --stream NAME [--mode full|incremental] [--wait] [--timeout 6h] [--allow-writable-login]
                                   one load now; with --wait, exit 0 once applied and reconciled
-  token issue --stream NAME... [--ttl 1h] [--subject NAME]
-                                  print a JWT scoped to those streams ('*' for all)
+  token issue --stream NAME... [--ttl 1h] [--subject NAME] [--kid ID]
+                                  print a JWT scoped to those streams ('*' for all), with
+                                  iss, aud, iat, exp, jti; --ttl at most SISPORTA_JWT_MAX_TTL
+                                  (30d); --kid names the JWKS key the gateway verifies it with
   loads list [--stream NAME] [--json]
   loads show ID [--json]
   loads approve ID                let a held load delete what it would delete

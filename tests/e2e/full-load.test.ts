@@ -1,4 +1,6 @@
 import t from 'tap'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connection } from 'mysql2/promise'
 import { headers as natsHeaders } from 'nats'
@@ -124,6 +126,40 @@ t.test('pipeline', async (t) => {
     t.equal(rows[0]!.price, '0.0001', 'the replayed batch did not write again')
   })
 
+  await t.test('a batch forged onto the bus and a forged registry record change nothing', async (t) => {
+    const checksum = async (): Promise<string> => {
+      const [rows] = await p.target.query('SELECT COUNT(*) AS n, SUM(CRC32(CONCAT_WS(0x1f, sku, name, _sisporta_load))) AS c FROM products') as unknown as [{ n: string, c: string }[]]
+      return `${rows[0]!.n}/${rows[0]!.c}`
+    }
+    const before = await checksum()
+    const [[victim]] = await p.target.query('SELECT sku FROM products ORDER BY sku LIMIT 1') as unknown as [{ sku: string }[]]
+    const forgedId = 1_000_000_000_000
+    // a batch with a huge load id: applied, its stamp would shield the row from every later load
+    const h = natsHeaders()
+    h.set(BatchHeaders.Stream, 'products')
+    h.set(BatchHeaders.Load, String(forgedId))
+    h.set(BatchHeaders.Batch, '0')
+    h.set(BatchHeaders.Mode, 'full')
+    h.set(BatchHeaders.Rows, '1')
+    // a valid batch in every other respect: the key and one column (a batch may carry a subset)
+    await p.nc.jetstream().publish(p.names.batchSubject('products'), new TextEncoder().encode(JSON.stringify({ columns: ['sku', 'name'], rows: [[victim!.sku, 'forged']] })), { headers: h, msgID: `forged-${forgedId}` })
+    // an approved full load record that no gateway opened: reconciling it would delete the whole table
+    const kv = await p.nc.jetstream().views.kv(p.names.loadsBucket, { bindOnly: true })
+    const now = new Date().toISOString()
+    await kv.put(`load.products.${forgedId + 1}`, new TextEncoder().encode(JSON.stringify({ id: forgedId + 1, stream: 'products', mode: 'full', state: 'approved', openedAt: now, updatedAt: now, approvedBy: 'mallory' })))
+    const letter = await eventually(async () => {
+      const letters = JSON.parse((await p.cli(['dlq', 'list', '--stream', 'products', '--json'])).stdout) as { seq: number, loadId: number, reason: string }[]
+      return letters.find((l) => l.loadId === forgedId)
+    }, { timeoutMs: 120_000, what: 'the forged batch to be dead-lettered' })
+    t.match(letter.reason, /SIS_PERSIST_LOAD_UNKNOWN: .*load id 1000000000000 is above the registry's sequence/)
+    t.equal(await checksum(), before, 'the target is untouched: no row written, no row deleted')
+    t.notOk((await p.loads('products')).some((l) => l.id > forgedId), 'the forged record is not a load anyone lists')
+    const result = await p.extract('products')
+    t.equal(result.code, 0, 'the next full load completes (not superseded by the forged one)', { stderr: result.stderr.slice(-2000) })
+    await p.expectMirror(t, 'products')
+    t.equal((await p.cli(['dlq', 'drop', String(letter.seq)])).code, 0)
+  })
+
   await t.test('delete guard – a load that would delete too much is held, extract exits 1, approve deletes', async (t) => {
     await p.source.query('DELETE FROM Produtos WHERE MOD(CAST(SUBSTRING(ProdCode, 2) AS UNSIGNED), 2) = 0')
     const result = await p.extract('products')
@@ -161,9 +197,13 @@ t.test('pipeline', async (t) => {
     t.equal(status.streams.find((s) => s.name === 'customers')!.deadLetters, letters.length, 'status counts them')
     await p.target.query('DROP TRIGGER refuse_krakow_insert')
     await p.target.query('DROP TRIGGER refuse_krakow_update')
+    // the load failed (its batch never applied): replaying into it would only be refused again
+    const replay = await p.cli(['dlq', 'replay', String(letters[0]!.seq)])
+    t.equal(replay.code, 1, 'dlq replay refuses a letter whose load has ended')
+    t.match(replay.stderr, /load \d+ of stream 'customers' is failed, so its batches are no longer applied.*sisporta dlq drop \d+.*\[SIS_CLI_DLQ_LOAD_ENDED\]/s)
     for (const letter of letters) {
-      const replay = await p.cli(['dlq', 'replay', String(letter.seq)])
-      t.equal(replay.code, 0, `dlq replay ${letter.seq}`)
+      const drop = await p.cli(['dlq', 'drop', String(letter.seq)])
+      t.equal(drop.code, 0, `dlq drop ${letter.seq}`)
     }
     t.same(JSON.parse((await p.cli(['dlq', 'list', '--json'])).stdout), [], 'nothing left in the dead-letter stream')
     const again = await p.extract('customers')
@@ -181,6 +221,12 @@ t.test('pipeline', async (t) => {
     for (const [name, service] of p.services) {
       t.equal(await service.stop(30_000), 0, `${name} exits 0 on SIGTERM`)
       p.services.delete(name)
+    }
+    // no secret in any log of the whole run
+    const logs = readdirSync(p.dir).filter((f) => f.endsWith('.log')).map((f) => readFileSync(join(p.dir, f), 'utf8')).join('\n')
+    t.ok(logs.length > 1000, 'the services logged')
+    for (const [what, secret] of [['the token', p.token], ['the token\'s signature', p.token.split('.')[2]!], ['the JWT secret', p.env.SISPORTA_JWT_SECRET!]] as const) {
+      t.notOk(logs.includes(secret), `${what} appears in no log line`)
     }
   })
 })

@@ -2,6 +2,7 @@ import t from 'tap'
 import { request, Agent } from 'node:http'
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { issueToken } from '@sisporta/cli'
 import { eventually } from '@sisporta/testkit'
 import { startPipeline, type Pipeline } from '../support/pipeline.js'
 
@@ -65,7 +66,8 @@ t.test('gateway under pressure – a flood of large batches gets 202 or 503 + Re
   const p = await startPipeline(t, {
     configYaml: CONFIG,
     services: ['gateway'],
-    env: { NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}`, SISPORTA_GATEWAY_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) }
+    // one token here: its share is the whole bound, so what is measured is the global bound
+    env: { NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}`, SISPORTA_GATEWAY_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), SISPORTA_GATEWAY_MAX_IN_FLIGHT_PER_TOKEN: String(MAX_IN_FLIGHT) }
   })
   const gateway = p.services.get('gateway')!
   let exited: number | string | undefined
@@ -106,7 +108,7 @@ t.test('gateway under pressure – a flood of large batches gets 202 or 503 + Re
 })
 
 t.test('gateway under pressure – slow uploads hold their slot until they end, then free it', async (t) => {
-  const p = await startPipeline(t, { configYaml: CONFIG, services: ['gateway'], env: { SISPORTA_GATEWAY_MAX_IN_FLIGHT: '3' } })
+  const p = await startPipeline(t, { configYaml: CONFIG, services: ['gateway'], env: { SISPORTA_GATEWAY_MAX_IN_FLIGHT: '3', SISPORTA_GATEWAY_MAX_IN_FLIGHT_PER_TOKEN: '3' } })
   const agent = new Agent()
   t.equal((await post(p, agent, '/streams/notes/loads', Buffer.from('{"mode":"full"}'))).status, 201)
   const url = new URL(p.env.SISPORTA_GATEWAY_URL!)
@@ -136,4 +138,82 @@ t.test('gateway under pressure – slow uploads hold their slot until they end, 
   }, { what: 'the batch to be accepted' })
   t.pass('once the stalled clients went away, their slots are free again')
   t.equal(await batchMessages(p), 1, 'nothing of the abandoned uploads was published')
+})
+
+/** Sends the headers and the first bytes of a batch body, then stalls; collects whatever the gateway answers. */
+function stalledUpload (url: URL, token: string, path: string, body: Buffer): { socket: Socket, answer: Promise<{ status: number, code?: string, retryAfter?: string }> } {
+  const socket = tcpConnect(Number(url.port), url.hostname)
+  socket.on('error', () => {})
+  socket.write(`POST /v1${path} HTTP/1.1\r\nhost: ${url.host}\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`)
+  socket.write(body.subarray(0, 1000))
+  const answer = new Promise<{ status: number, code?: string, retryAfter?: string }>((resolve) => {
+    let text = ''
+    const settle = (): void => {
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? -1)
+      const code = /"code":"([A-Z_]+)"/.exec(text)?.[1]
+      const retryAfter = /\r\nretry-after: (\S+)/i.exec(text)?.[1]
+      resolve({ status, ...(code !== undefined ? { code } : {}), ...(retryAfter !== undefined ? { retryAfter } : {}) })
+    }
+    // an answer is complete once its body (Content-Length) is in: the connection may stay open
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8')
+      const head = text.indexOf('\r\n\r\n')
+      const length = /\r\ncontent-length: (\d+)/i.exec(text)?.[1]
+      if (head >= 0 && length !== undefined && Buffer.byteLength(text.slice(head + 4)) >= Number(length)) settle()
+    })
+    socket.on('close', settle)
+  })
+  return { socket, answer }
+}
+
+t.test('gateway under pressure – one token\'s stalled uploads hold only its own share: another token still gets 202, and the stalled bodies are cut off with 408', async (t) => {
+  const p = await startPipeline(t, {
+    configYaml: CONFIG,
+    services: ['gateway'],
+    env: { SISPORTA_GATEWAY_MAX_IN_FLIGHT: '16', SISPORTA_GATEWAY_MAX_IN_FLIGHT_PER_TOKEN: '8', SISPORTA_GATEWAY_BODY_TIMEOUT: '15' }
+  })
+  const agent = new Agent()
+  t.equal((await post(p, agent, '/streams/notes/loads', Buffer.from('{"mode":"full"}'))).status, 201)
+  const url = new URL(p.env.SISPORTA_GATEWAY_URL!)
+  const body = batchBody(0)
+  // sixteen stalled uploads from one token: it may hold eight slots, the rest are refused at once
+  const uploads = Array.from({ length: 16 }, (_, b) => stalledUpload(url, p.token, `/streams/notes/loads/1/batches/${b}`, body))
+  await eventually(async () => {
+    const metrics = await (await fetch(`${url.origin}/metrics`)).text()
+    return /^sisporta_gateway_batches_in_progress(\{[^}]*\})? 8$/m.test(metrics) ? true : undefined
+  }, { what: 'eight stalled uploads to hold their slots' })
+
+  // another extractor's token is not held up
+  const other = issueToken({ jwtSecret: p.env.SISPORTA_JWT_SECRET! }, { streams: ['notes'], subject: 'other-extractor', ttl: '1h' })
+  const theirs = await new Promise<number>((resolve, reject) => {
+    const req = request(`${url.origin}/v1/streams/notes/loads/1/batches/99`, {
+      method: 'POST',
+      agent,
+      headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json', 'content-length': body.length }
+    }, (res) => { res.resume(); res.on('end', () => { resolve(res.statusCode ?? 0) }) })
+    req.on('error', reject)
+    req.end(body)
+  })
+  t.equal(theirs, 202, 'a batch from another token is accepted while the first token stalls')
+
+  const giveUp = new AbortController()
+  type Answer = { status: number, code?: string, retryAfter?: string }
+  const ceiling = sleep(120_000, undefined, { signal: giveUp.signal }).then((): Answer => ({ status: 0, code: 'no answer within 120 s' }), (): Answer => ({ status: 0 }))
+  const answers = await Promise.all(uploads.map(async (u) => await Promise.race([u.answer, ceiling])))
+  giveUp.abort()
+  const busy = answers.filter((a) => a.status === 429)
+  const late = answers.filter((a) => a.status === 408)
+  t.equal(busy.length, 8, 'eight refused at once, with 429')
+  t.ok(busy.every((a) => a.code === 'SIS_GW_TOKEN_BUSY' && a.retryAfter === '1'), 'SIS_GW_TOKEN_BUSY with Retry-After', { busy })
+  t.equal(late.length, 8, 'the eight stalled bodies are answered 408 once SISPORTA_GATEWAY_BODY_TIMEOUT passes')
+  t.ok(late.every((a) => a.code === 'SIS_GW_BODY_TIMEOUT'), 'SIS_GW_BODY_TIMEOUT', { late })
+  await eventually(async () => {
+    const metrics = await (await fetch(`${url.origin}/metrics`)).text()
+    return /^sisporta_gateway_batches_in_progress(\{[^}]*\})? 0$/m.test(metrics) ? true : undefined
+  }, { what: 'every slot freed' })
+  const mine = await post(p, agent, '/streams/notes/loads/1/batches/0', body)
+  t.equal(mine.status, 202, 'the first token can send again')
+  t.equal(await batchMessages(p), 2, 'nothing of the cut-off uploads was published')
+  for (const u of uploads) u.socket.destroy()
+  agent.destroy()
 })

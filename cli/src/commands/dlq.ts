@@ -52,8 +52,8 @@ function seqOf (raw: string | undefined, action: string): number {
 
 /**
  * `sisporta dlq list|show|replay|drop`: batches the persisters gave up on. `replay` publishes
- * the batch again as it was (the persister applies it if its load is still current; a batch of
- * an applied load is a no-op), `drop` deletes it for good.
+ * the batch again as it was, while its load is still open or sealed (the persister applies
+ * batches of those only; after that the next load carries the rows), `drop` deletes it for good.
  */
 export const dlqCommand: Command = {
   options: {
@@ -64,7 +64,7 @@ export const dlqCommand: Command = {
     const [action, raw] = positionals
     if (!['list', 'show', 'replay', 'drop'].includes(action ?? '')) throw new UsageError('usage: sisporta dlq list [--stream NAME] | show N | replay N | drop N')
     const settings = readSettings()
-    const { nc, names, close } = await openRegistry(settings, cliLogger(settings))
+    const { nc, names, registry, close } = await openRegistry(settings, cliLogger(settings))
     try {
       const jsm = await nc.jetstreamManager()
       if (action === 'list') {
@@ -83,6 +83,13 @@ export const dlqCommand: Command = {
         return 0
       }
       if (action === 'replay') {
+        // The persister applies batches of open or sealed loads only: replaying into a load that
+        // ended would just dead-letter the batch again.
+        const load = (await registry.get(letter.stream, letter.loadId))?.load
+        if (load === undefined || (load.state !== 'open' && load.state !== 'sealed')) {
+          throw new WorkFailed('SIS_CLI_DLQ_LOAD_ENDED', `dead letter #${seq}: load ${letter.loadId} of stream '${letter.stream}' is ${load?.state ?? 'gone from the registry'}, so its batches are no longer applied. ` +
+            `The next load of the stream carries these rows (sisporta extract --stream ${letter.stream}); remove the letter with \`sisporta dlq drop ${seq}\``)
+        }
         const h = natsHeaders()
         for (const key of [BatchHeaders.Stream, BatchHeaders.Load, BatchHeaders.Batch, BatchHeaders.Mode, BatchHeaders.Rows]) h.set(key, msg.header.get(key))
         // A new de-duplication id: the original one may still be inside JetStream's window.

@@ -149,6 +149,11 @@ export function readSettings (env: Env = process.env): Settings {
   })
 }
 
+/** Where `/metrics` listens when it has a port of its own (`SISPORTA_METRICS_PORT`), else `undefined`. */
+export function metricsListen (settings: Pick<Settings, 'metricsPort' | 'httpHost'>): { host: string, port: number } | undefined {
+  return settings.metricsPort === undefined ? undefined : { host: settings.httpHost, port: settings.metricsPort }
+}
+
 /**
  * A setting that has no default here (the target and source URLs: no process should reach a
  * database as root by accident); throws `SIS_CFG_ENV` naming the variable when it is unset.

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { LOAD_MODES, LoadRecordSchema } from './load.js'
+import { LOAD_MODES, LoadRecordSchema, MAX_LOAD_BATCHES, MAX_LOAD_ID, MAX_LOAD_ROWS } from './load.js'
 
 /** Route prefix of the ingestion API. */
 export const API_PREFIX = '/v1'
@@ -9,12 +9,12 @@ export const StreamParamsSchema = Type.Object({
 })
 export const LoadParamsSchema = Type.Object({
   stream: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }),
-  loadId: Type.Integer({ minimum: 1 })
+  loadId: Type.Integer({ minimum: 1, maximum: MAX_LOAD_ID })
 })
 export const BatchParamsSchema = Type.Object({
   stream: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }),
-  loadId: Type.Integer({ minimum: 1 }),
-  batch: Type.Integer({ minimum: 0, maximum: 2147483647 })
+  loadId: Type.Integer({ minimum: 1, maximum: MAX_LOAD_ID }),
+  batch: Type.Integer({ minimum: 0, maximum: MAX_LOAD_BATCHES - 1 })
 })
 
 /** `POST /v1/streams/:stream/loads` */
@@ -35,9 +35,9 @@ export const BatchBodySchema = Type.Object({
 /** `POST /v1/streams/:stream/loads/:loadId/seal` */
 export const SealBodySchema = Type.Object({
   /** Number of batches posted: they are numbered 0..batches-1. */
-  batches: Type.Integer({ minimum: 0 }),
-  /** Total rows over all batches. */
-  rows: Type.Integer({ minimum: 0 })
+  batches: Type.Integer({ minimum: 0, maximum: MAX_LOAD_BATCHES }),
+  /** Total rows over all batches (each batch holds at least one). */
+  rows: Type.Integer({ minimum: 0, maximum: MAX_LOAD_ROWS })
 }, { additionalProperties: false })
 
 export const BatchReplySchema = Type.Object({
@@ -66,9 +66,27 @@ export type BatchReply = Static<typeof BatchReplySchema>
 export type LoadReply = Static<typeof LoadReplySchema>
 export type ErrorReply = Static<typeof ErrorReplySchema>
 
-/** Claims of an extractor's JWT: which streams it may load. `*` means every stream. */
+/**
+ * Claims of an extractor's JWT: which streams it may load (`*` means every stream), and the
+ * registered claims RFC 8725 asks for: `exp` and `iat` always (seconds since 1970), `iss`,
+ * `aud` and `jti` as `sisporta token issue` writes them.
+ */
 export const TokenClaimsSchema = Type.Object({
   sub: Type.String({ minLength: 1 }),
-  streams: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })
+  streams: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  exp: Type.Number(),
+  iat: Type.Number(),
+  nbf: Type.Optional(Type.Number()),
+  iss: Type.Optional(Type.String()),
+  aud: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
+  jti: Type.Optional(Type.String())
 })
 export type TokenClaims = Static<typeof TokenClaimsSchema>
+
+/** Shortest HMAC secret the gateway and `token issue` accept (RFC 7518 §3.2: the hash's size). */
+export const MIN_HMAC_SECRET_BYTES = 32
+/** Longest token lifetime (`exp − iat`) unless `SISPORTA_JWT_MAX_TTL` says otherwise: 30 days. */
+export const DEFAULT_TOKEN_MAX_TTL_SEC = 30 * 86400
+/** `iss` and `aud` that `token issue` writes when `SISPORTA_JWT_ISSUER` / `_AUDIENCE` are unset. */
+export const DEFAULT_TOKEN_ISSUER = 'sisporta'
+export const DEFAULT_TOKEN_AUDIENCE = 'sisporta-gateway'

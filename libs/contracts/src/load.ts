@@ -1,4 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import './formats.js'
 
 export const LOAD_MODES = ['full', 'incremental'] as const
 export type LoadMode = typeof LOAD_MODES[number]
@@ -29,9 +31,18 @@ export function isSuccessfulLoad (load: { mode: LoadMode, state: LoadState }): b
   return load.state === 'reconciled' || (load.mode === 'incremental' && load.state === 'applied')
 }
 
+/** Most batches one load may have: batch numbers are 32-bit (0 … 2^31 − 2). */
+export const MAX_LOAD_BATCHES = 2147483647
+/** Most rows one load may state: counts stay exact JavaScript integers. */
+export const MAX_LOAD_ROWS = Number.MAX_SAFE_INTEGER
+/** Load ids are exact integers as well (a sequence starting at 1). */
+export const MAX_LOAD_ID = Number.MAX_SAFE_INTEGER
+
+const Count = (maximum: number): ReturnType<typeof Type.Integer> => Type.Integer({ minimum: 0, maximum })
+
 export const LoadRecordSchema = Type.Object({
-  id: Type.Integer({ minimum: 1 }),
-  stream: Type.String(),
+  id: Type.Integer({ minimum: 1, maximum: MAX_LOAD_ID }),
+  stream: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }),
   mode: Type.Union(LOAD_MODES.map((m) => Type.Literal(m))),
   state: Type.Union(LOAD_STATES.map((s) => Type.Literal(s))),
   openedAt: Type.String({ format: 'date-time' }),
@@ -40,16 +51,16 @@ export const LoadRecordSchema = Type.Object({
   openedBy: Type.Optional(Type.String()),
   /** Stated by the extractor at seal time. */
   sealedAt: Type.Optional(Type.String()),
-  batches: Type.Optional(Type.Integer({ minimum: 0 })),
-  rows: Type.Optional(Type.Integer({ minimum: 0 })),
+  batches: Type.Optional(Count(MAX_LOAD_BATCHES)),
+  rows: Type.Optional(Count(MAX_LOAD_ROWS)),
   /** Counted by the reconciler from the persisters' bookkeeping. */
   appliedAt: Type.Optional(Type.String()),
-  appliedBatches: Type.Optional(Type.Integer({ minimum: 0 })),
-  appliedRows: Type.Optional(Type.Integer({ minimum: 0 })),
+  appliedBatches: Type.Optional(Count(MAX_LOAD_BATCHES)),
+  appliedRows: Type.Optional(Count(MAX_LOAD_ROWS)),
   /** Reconciliation: rows in the target table, rows absent from the load, rows removed. */
-  tableRows: Type.Optional(Type.Integer({ minimum: 0 })),
-  absentRows: Type.Optional(Type.Integer({ minimum: 0 })),
-  deletedRows: Type.Optional(Type.Integer({ minimum: 0 })),
+  tableRows: Type.Optional(Count(MAX_LOAD_ROWS)),
+  absentRows: Type.Optional(Count(MAX_LOAD_ROWS)),
+  deletedRows: Type.Optional(Count(MAX_LOAD_ROWS)),
   reconciledAt: Type.Optional(Type.String()),
   /** Operator decisions. */
   approvedBy: Type.Optional(Type.String()),
@@ -59,3 +70,44 @@ export const LoadRecordSchema = Type.Object({
 }, { additionalProperties: false })
 
 export type LoadRecord = Static<typeof LoadRecordSchema>
+
+/**
+ * What the gateway writes once, when it opens a load, under a key of its own
+ * (`open.<stream>.<id>` in the registry bucket, writable by the gateway's NATS identity only):
+ * the proof that a load came through the gateway's authenticated open path. A load record
+ * without its matching open record is refused by every reader (persister, reconciler, CLI).
+ */
+export const OpenRecordSchema = Type.Object({
+  id: Type.Integer({ minimum: 1, maximum: MAX_LOAD_ID }),
+  stream: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }),
+  mode: Type.Union(LOAD_MODES.map((m) => Type.Literal(m))),
+  openedAt: Type.String({ format: 'date-time' }),
+  openedBy: Type.Optional(Type.String())
+}, { additionalProperties: false })
+
+export type OpenRecord = Static<typeof OpenRecordSchema>
+
+const loadRecordCheck = TypeCompiler.Compile(LoadRecordSchema)
+const openRecordCheck = TypeCompiler.Compile(OpenRecordSchema)
+
+/**
+ * Why `value` is not a well-formed load record (the first problem, with its path), or
+ * `undefined` when it is one. Registry entries come from the network: readers check them.
+ *
+ * @example
+ * loadRecordProblem({ id: 1e300, stream: 'p' }) // '/id: Expected integer to be less or equal to 9007199254740991'
+ */
+export function loadRecordProblem (value: unknown): string | undefined {
+  return firstProblem(loadRecordCheck, value)
+}
+
+/** Why `value` is not a well-formed open record, or `undefined`. */
+export function openRecordProblem (value: unknown): string | undefined {
+  return firstProblem(openRecordCheck, value)
+}
+
+function firstProblem (check: { Check(v: unknown): boolean, Errors(v: unknown): { First(): { path: string, message: string } | undefined } }, value: unknown): string | undefined {
+  if (check.Check(value)) return undefined
+  const first = check.Errors(value).First()
+  return first === undefined ? 'invalid' : `${first.path === '' ? '(record)' : first.path}: ${first.message}`
+}

@@ -17,6 +17,8 @@ export type ReadinessCheck = () => Promise<true | string> | true | string
 export interface HealthOptions {
   registry: Registry
   checks: Record<string, ReadinessCheck>
+  /** Serve `/metrics` here too (default true; false when it has a port of its own). */
+  metrics?: boolean
 }
 
 /**
@@ -38,16 +40,26 @@ export const healthPlugin = fp<HealthOptions>(async (app, options) => {
     if (Object.keys(failing).length > 0) return await reply.code(503).send({ status: 'not ready', failing })
     return { status: 'ready' }
   })
-  app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
-    return await reply.type(options.registry.contentType).send(await options.registry.metrics())
-  })
+  if (options.metrics !== false) metricsRoute(app, options.registry)
 }, { name: 'sisporta-health' })
+
+function metricsRoute (app: FastifyInstance, registry: Registry): void {
+  app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
+    return await reply.type(registry.contentType).send(await registry.metrics())
+  })
+}
 
 export interface ServiceAppOptions {
   log: Logger
   registry: Registry
   checks?: Record<string, ReadinessCheck>
   workers?: Worker[]
+  /**
+   * Serve `/metrics` on its own port instead of the service's (`SISPORTA_METRICS_PORT`): the
+   * gateway's public port then exposes nothing about the system's internals. It listens once the
+   * app is ready and closes with it.
+   */
+  metricsListen?: { host: string, port: number } | undefined
   /** Server options the services tune (the gateway's body limit and TLS). */
   fastify?: {
     bodyLimit?: number
@@ -72,7 +84,17 @@ export async function createServiceApp (options: ServiceAppOptions): Promise<Fas
     ...rest,
     ...(https != null ? { https } : {})
   }) as unknown as FastifyInstance
-  await app.register(healthPlugin, { registry: options.registry, checks: options.checks ?? {} })
+  const apart = options.metricsListen
+  await app.register(healthPlugin, { registry: options.registry, checks: options.checks ?? {}, metrics: apart === undefined })
+  if (apart !== undefined) {
+    const metricsApp = Fastify({ loggerInstance: options.log as FastifyBaseLogger }) as unknown as FastifyInstance
+    metricsRoute(metricsApp, options.registry)
+    app.addHook('onReady', async () => {
+      const address = await metricsApp.listen({ host: apart.host, port: apart.port })
+      options.log.info({ address }, 'serving /metrics on its own port')
+    })
+    app.addHook('onClose', async () => { await metricsApp.close() })
+  }
   const workers = options.workers ?? []
   app.addHook('onReady', async () => {
     for (const worker of workers) {

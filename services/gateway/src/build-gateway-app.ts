@@ -35,10 +35,16 @@ export interface GatewayAppOptions {
    * times its body in memory.
    */
   maxInFlight?: number
+  /** Batch requests one token subject may have in progress at once (default half of `maxInFlight`, at least 1). */
+  maxInFlightPerToken?: number
+  /** How long a batch request's body may take to arrive before 408 (ms, default 30 000). */
+  bodyTimeoutMs?: number
   /** How long to wait for a PubAck before answering 503 (ms, default 5000). */
   publishTimeoutMs?: number
   /** Longest time to receive a whole request, against slow clients (ms, default 120 000). */
   requestTimeoutMs?: number
+  /** `/metrics` on a port of its own (`SISPORTA_METRICS_PORT`), off the public ingestion port. */
+  metricsListen?: { host: string, port: number } | undefined
   /** Serve HTTPS with this PEM certificate and key. */
   https?: { cert: string | Buffer, key: string | Buffer } | null
 }
@@ -46,7 +52,8 @@ export interface GatewayAppOptions {
 /**
  * The gateway as a Fastify app, not yet listening: `/healthz`, `/readyz`, `/metrics`, and the
  * ingestion API under `/v1`. Tests start it with `app.inject()` or `app.listen({ port: 0 })`.
- * Throws `SIS_GW_AUTH_NOT_CONFIGURED` / `SIS_GW_JWT_KEY` when no usable key is given.
+ * Throws `SIS_GW_AUTH_NOT_CONFIGURED`, `SIS_GW_JWT_KEY`, `SIS_GW_JWT_SECRET_WEAK` or `SIS_GW_JWKS`
+ * when no usable key is given.
  *
  * @example
  * const app = await buildGatewayApp({ config, nc, names, log, metrics: createMetricsRegistry('gateway'), auth: { secret } })
@@ -73,13 +80,25 @@ export async function buildGatewayApp (options: GatewayAppOptions): Promise<Fast
     log,
     registry: options.metrics,
     checks: { nats: () => bus.state() },
+    metricsListen: options.metricsListen,
     fastify: { bodyLimit, requestTimeout: options.requestTimeoutMs ?? 120_000, https: options.https ?? null }
   })
   app.setErrorHandler(createErrorHandler({ bodyLimit, metrics }))
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(errorReply(404, 'SIS_GW_ROUTE_UNKNOWN', `no route ${request.method} ${request.url.slice(0, 200)}`))
   })
-  await app.register(ingestRoutes, { prefix: API_PREFIX, config: options.config, loads, publisher, auth, metrics, bodyLimit, maxInFlight })
+  await app.register(ingestRoutes, {
+    prefix: API_PREFIX,
+    config: options.config,
+    loads,
+    publisher,
+    auth,
+    metrics,
+    bodyLimit,
+    maxInFlight,
+    maxInFlightPerToken: options.maxInFlightPerToken ?? Math.max(1, Math.ceil(maxInFlight / 2)),
+    bodyTimeoutMs: options.bodyTimeoutMs ?? 30_000
+  })
   log.info({ streams: options.config.streams.map((s) => s.name), bodyLimit, algorithms: auth.algorithms }, 'gateway ready to accept batches')
   return app
 }

@@ -37,6 +37,8 @@ export function toGatewayError (err: FastifyError | Error, bodyLimit: number, co
       return new GatewayError('SIS_GW_LOAD_UNKNOWN', e.message, { cause: err })
     case 'SIS_BUS_LOAD_STATE':
       return new GatewayError('SIS_GW_LOAD_NOT_OPEN', e.message, { cause: err })
+    case 'SIS_BUS_LOAD_UNTRUSTED':
+      return new GatewayError('SIS_GW_LOAD_UNTRUSTED', e.message, { cause: err })
     case 'SIS_BUS_CONTENTION':
     case 'SIS_BUS_SEQUENCE':
       return new GatewayError('SIS_GW_BUSY', `${e.message}: retry`, { cause: err })

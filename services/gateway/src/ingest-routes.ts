@@ -1,6 +1,13 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Batch route: the timer that answers 408 when the body is late. */
+    bodyTimer: NodeJS.Timeout | undefined
+  }
+}
 import {
-  BatchBodySchema, BatchParamsSchema, LoadParamsSchema, OpenLoadBodySchema, SealBodySchema, StreamParamsSchema, createBatchChecker,
+  BatchBodySchema, BatchParamsSchema, LoadParamsSchema, OpenLoadBodySchema, SealBodySchema, StreamParamsSchema, createBatchChecker, createJsonTextCheck,
   type BatchBody, type BatchProblem, type BatchReply, type LoadRecord, type LoadReply, type OpenLoadBody, type SealBody, type SisportaConfig
 } from '@sisporta/contracts'
 import type { LoadRegistry } from '@sisporta/nats'
@@ -9,6 +16,7 @@ import type { BatchPublisher } from './batch-publisher.js'
 import { GatewayError } from './errors.js'
 import { createErrorHandler } from './error-handler.js'
 import type { GatewayMetrics } from './gateway-metrics.js'
+import { LoadTally } from './load-tally.js'
 import { checkBody, useRawJsonParser, type BodyChecks } from './raw-json-parser.js'
 import { useStreamAuth } from './stream-auth.js'
 import { typeboxValidatorCompiler } from './typebox-validator.js'
@@ -22,6 +30,10 @@ export interface IngestRoutesOptions {
   bodyLimit: number
   /** Batch requests handled at once, from arrival to answer; beyond this, 503 `SIS_GW_BUSY`. */
   maxInFlight: number
+  /** Batch requests one token subject may have in progress; beyond this, 429 `SIS_GW_TOKEN_BUSY`. */
+  maxInFlightPerToken: number
+  /** How long a batch request's body may take to arrive (ms); then 408 `SIS_GW_BODY_TIMEOUT` and its slot is freed. */
+  bodyTimeoutMs: number
 }
 
 interface StreamParams { stream: string }
@@ -34,15 +46,20 @@ interface BatchParams extends LoadParams { batch: number }
  * these routes only.
  */
 export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesOptions): Promise<void> {
-  const { config, loads, publisher, metrics, maxInFlight } = options
+  const { config, loads, publisher, metrics, maxInFlight, maxInFlightPerToken, bodyTimeoutMs } = options
   // One compiled check per configured stream and string form, built once: a batch is checked
   // in one pass, whichever way its body was parsed (see checkBody).
   let batchesInProgress = 0
+  const inProgressByToken = new Map<string, number>()
+  const tally = new LoadTally()
+  // json values are checked again as text: a duplicate key hides a value from the parsed check
+  const jsonChecks = new Map(config.streams.map((s) => [s.name, createJsonTextCheck(s)]))
   const checkers = new Map<string, BodyChecks<BatchBody, BatchProblem>>(config.streams.map((s) => [s.name, {
     text: createBatchChecker(s, 'text'),
     utf8Bytes: createBatchChecker(s, 'utf8-bytes')
   }]))
 
+  app.decorateRequest('bodyTimer', undefined)
   app.setValidatorCompiler(typeboxValidatorCompiler)
   app.setErrorHandler(createErrorHandler({ bodyLimit: options.bodyLimit, metrics }))
   useRawJsonParser(app, options.bodyLimit)
@@ -85,21 +102,41 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
       if (batchesInProgress >= maxInFlight) {
         throw new GatewayError('SIS_GW_BUSY', `the gateway is handling ${batchesInProgress} batches (at most ${maxInFlight}): retry shortly`)
       }
+      // One token's share: a client that stalls its uploads (or floods them) holds its own
+      // slots, never every slot; the auth hook has run, so the subject is verified.
+      const subject = request.tokenClaims!.sub
+      const mine = inProgressByToken.get(subject) ?? 0
+      if (mine >= maxInFlightPerToken) {
+        throw new GatewayError('SIS_GW_TOKEN_BUSY', `'${subject}' has ${mine} batch requests in progress (at most ${maxInFlightPerToken} per token): retry shortly`)
+      }
       batchesInProgress++
+      inProgressByToken.set(subject, mine + 1)
       metrics.batchesInProgress.inc()
+      // A body that does not arrive in time gives its slot back with a 408.
+      const timer = setTimeout(() => { answerBodyTimeout(request, reply, bodyTimeoutMs, metrics) }, bodyTimeoutMs)
+      request.bodyTimer = timer
       // 'close' comes once the answer is sent or the client went away, whichever ends it
       reply.raw.once('close', () => {
+        clearTimeout(timer)
         batchesInProgress--
+        const left = (inProgressByToken.get(subject) ?? 1) - 1
+        if (left === 0) inProgressByToken.delete(subject)
+        else inProgressByToken.set(subject, left)
         metrics.batchesInProgress.dec()
       })
+    },
+    // the body has arrived (and parsed): the body timeout no longer applies
+    preValidation: async (request) => {
+      clearTimeout(request.bodyTimer)
     }
   }, async (request, reply) => {
     const { stream, loadId, batch } = request.params
     const { load } = await requireOpenLoad(loads, stream, loadId)
-    const problem = checkBody(request, checkers.get(stream)!)
+    const problem = checkBody(request, checkers.get(stream)!) ?? jsonChecks.get(stream)!(request.body, request.rawBody!)
     if (problem !== undefined) throw new GatewayError('SIS_GW_BATCH_INVALID', `batch ${batch}: ${problem.message}`)
     const rows = request.body.rows.length
     const published = await publisher.publish({ stream, loadId, batch, mode: load.mode, rows, payload: request.rawBody! })
+    tally.accepted(stream, loadId, batch, rows)
     metrics.batchesAccepted.inc({ stream })
     if (published.duplicate) {
       metrics.duplicates.inc({ stream })
@@ -117,13 +154,30 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
   }, async (request) => {
     const { stream, loadId } = request.params
     const { batches, rows } = request.body
+    const contradiction = tally.contradiction(stream, loadId, { batches, rows })
+    if (contradiction !== undefined) throw new GatewayError('SIS_GW_SEAL_INVALID', `load ${loadId} of stream '${stream}': ${contradiction}`)
     // An unknown load is SIS_BUS_LOAD_UNKNOWN from the registry, answered 404.
     const { load, changed } = await loads.transition(stream, loadId, (current) => sealChange(current, batches, rows))
+    tally.forget(stream, loadId)
     const log = request.log.child({ stream, loadId })
     if (changed) log.info({ batches, rows }, 'load sealed')
     else log.info({ batches, rows, state: load.state }, 'load already sealed with these counts (a retry)')
     return { load } satisfies LoadReply
   })
+}
+
+/**
+ * Answers a batch request whose body is still arriving after `timeoutMs` with 408: the slot is
+ * freed when the answer is sent, and the connection is closed after it, so the rest of the body
+ * is never read.
+ */
+function answerBodyTimeout (request: FastifyRequest, reply: FastifyReply, timeoutMs: number, metrics: GatewayMetrics): void {
+  if (reply.sent) return
+  const error = new GatewayError('SIS_GW_BODY_TIMEOUT', `the request body did not arrive within ${timeoutMs / 1000} s (SISPORTA_GATEWAY_BODY_TIMEOUT): retry`)
+  request.log.warn({ code: error.code, statusCode: error.statusCode, reason: error.message }, 'request refused')
+  metrics.batchesRejected.inc({ code: error.code })
+  reply.raw.once('finish', () => { request.raw.destroy() })
+  void reply.code(error.statusCode).header('connection', 'close').header('Retry-After', String(error.retryAfterSec)).send(error.toReply())
 }
 
 /**

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { busNames, type SisportaConfig } from '@sisporta/contracts'
-import { DEFAULT_PORTS, type Settings } from '@sisporta/config'
+import { DEFAULT_PORTS, metricsListen, type Settings } from '@sisporta/config'
 import { connectBus, provisionBus } from '@sisporta/nats'
 import { createMetricsRegistry, runService, type Logger } from '@sisporta/observability'
 import { authFromSettings, readPem, resolveAuth } from './auth-options.js'
@@ -22,7 +22,8 @@ export interface RunGatewayOptions {
  * Resolves once listening; the signal handler closes the app and drains the connection.
  */
 export async function runGateway (settings: Settings, config: SisportaConfig, log: Logger, options: RunGatewayOptions = {}): Promise<void> {
-  // Every configuration problem surfaces before any connection is made.
+  // Every configuration problem (a missing or weak key, a malformed JWKS) surfaces before any
+  // connection is made.
   const auth = authFromSettings(settings)
   resolveAuth(auth)
   const tls = options.tls ?? (settings.tlsCert !== undefined && settings.tlsKey !== undefined ? { cert: settings.tlsCert, key: settings.tlsKey } : undefined)
@@ -30,9 +31,9 @@ export async function runGateway (settings: Settings, config: SisportaConfig, lo
     ? null
     : { cert: readPem(tls.cert, 'the TLS certificate', 'SIS_GW_TLS'), key: readPem(tls.key, 'the TLS key', 'SIS_GW_TLS') }
   const names = busNames(settings.namespace)
-  const nc = await connectBus({ url: settings.natsUrl, name: `sisporta-gateway@${hostname()}`, log })
+  const nc = await connectBus({ url: settings.natsUrl, security: settings.nats, name: `sisporta-gateway@${hostname()}`, log })
   try {
-    await provisionBus(nc, names, { maxDeliver: settings.maxDeliver })
+    await provisionBus(nc, names, { maxDeliver: settings.maxDeliver, log })
     const app = await buildGatewayApp({
       config,
       nc,
@@ -42,7 +43,10 @@ export async function runGateway (settings: Settings, config: SisportaConfig, lo
       auth,
       https,
       bodyLimit: options.bodyLimit ?? settings.gatewayBodyLimit,
-      maxInFlight: options.maxInFlight ?? settings.gatewayMaxInFlight
+      maxInFlight: options.maxInFlight ?? settings.gatewayMaxInFlight,
+      maxInFlightPerToken: settings.gatewayMaxInFlightPerToken,
+      metricsListen: metricsListen(settings),
+      bodyTimeoutMs: settings.gatewayBodyTimeoutSec * 1000
     })
     await runService({
       app,

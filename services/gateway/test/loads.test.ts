@@ -49,7 +49,7 @@ t.test('seal – records the counts; the same seal again is a retry (200, unchan
   t.equal(again.statusCode, 200)
   t.same(again.json(), { load: sealed }, 'the retry changes nothing')
   t.match(errorOf(t, await seal(gw, load, { batches: 4, rows: 2500 }), 409, 'SIS_GW_SEAL_MISMATCH').message, /3 batches and 2500 rows/)
-  errorOf(t, await seal(gw, load, { batches: 3, rows: 1 }), 409, 'SIS_GW_SEAL_MISMATCH')
+  errorOf(t, await seal(gw, load, { batches: 3, rows: 2501 }), 409, 'SIS_GW_SEAL_MISMATCH')
   // The reconciler moved on before the extractor's retry arrived: still the same seal.
   await gw.loads.transition('products', load.id, (l) => ({ ...l, state: 'applied' }))
   const late = await seal(gw, load, { batches: 3, rows: 2500 })
@@ -84,7 +84,7 @@ t.test('loads – an unreachable load registry is a 503 with Retry-After, not a 
   const app = await buildGatewayApp({ config: CONFIG, nc, names, log: createLogger({ service: 'gateway', level: 'silent' }), metrics: createMetricsRegistry('gateway'), auth: { secret: SECRET } })
   t.teardown(async () => { await app.close() })
   await nc.close()
-  const token = { authorization: `Bearer ${createSigner({ key: SECRET, algorithm: 'HS256' })({ sub: 'x', streams: ['*'] })}` }
+  const token = { authorization: `Bearer ${createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 })({ sub: 'x', streams: ['*'] })}` }
   for (const res of [
     await app.inject({ url: '/v1/streams/products/loads/1', headers: token }),
     await app.inject({ method: 'POST', url: '/v1/streams/products/loads', headers: token, payload: { mode: 'full' } }),

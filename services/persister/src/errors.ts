@@ -1,13 +1,17 @@
 /**
- * Errors of the persister. A `PersistError` is always permanent: the batch it is about fails the
- * same way on every delivery, so `settle` dead-letters it at once instead of retrying it.
+ * Errors of the persister. A `PersistError` is permanent unless marked `transient`: the batch it
+ * is about fails the same way on every delivery, so `settle` dead-letters it at once instead of
+ * retrying it. A transient one (a load the registry does not show yet) is handed back for
+ * redelivery until the batch's deliveries run out, then dead-lettered.
  */
 export class PersistError extends Error {
   readonly code: string
-  constructor (code: PersistErrorCode, message: string, options?: { cause?: unknown }) {
+  readonly transient: boolean
+  constructor (code: PersistErrorCode, message: string, options?: { cause?: unknown, transient?: boolean }) {
     super(message, options)
     this.name = 'PersistError'
     this.code = code
+    this.transient = options?.transient === true
   }
 }
 
@@ -21,6 +25,12 @@ export const PersistErrorCodes = Object.freeze({
   BadBody: 'SIS_PERSIST_BAD_BODY',
   /** A value does not have the JavaScript type its column's wire type needs. */
   BadValue: 'SIS_PERSIST_BAD_VALUE',
+  /** The batch's load is not in the registry (retried a few times: a replica may lag), or its id is above the load id sequence. */
+  LoadUnknown: 'SIS_PERSIST_LOAD_UNKNOWN',
+  /** The registry's record of the batch's load is not trusted (no open record from a gateway, malformed…). */
+  LoadUntrusted: 'SIS_PERSIST_LOAD_UNTRUSTED',
+  /** The batch's load is not open or sealed (abandoned, failed, reconciled…), or its mode differs from the batch's. */
+  LoadState: 'SIS_PERSIST_LOAD_STATE',
   /** MySQL refused the batch for a reason retrying will not fix (a value too long, a missing table…). */
   Rejected: 'SIS_PERSIST_REJECTED'
 } as const)

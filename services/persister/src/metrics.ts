@@ -6,6 +6,8 @@ export interface PersisterMetrics {
   readonly duplicates: Counter<'stream'>
   readonly naks: Counter<'stream'>
   readonly deadLettered: Counter<'stream'>
+  /** Batches refused before touching MySQL because of their load (unknown, untrusted, not open or sealed), by code. */
+  readonly refused: Counter<'stream' | 'code'>
   readonly rows: Counter<'stream'>
   readonly applySeconds: Histogram<'stream'>
   readonly inFlight: Gauge
@@ -24,6 +26,7 @@ export function createPersisterMetrics (registry: Registry): PersisterMetrics {
     duplicates: new Counter({ name: 'sisporta_persister_batches_duplicate_total', help: 'Redelivered batches found already applied (nothing written)', labelNames: ['stream'] as const, registers }),
     naks: new Counter({ name: 'sisporta_persister_batches_nak_total', help: 'Batches handed back for redelivery after a transient failure', labelNames: ['stream'] as const, registers }),
     deadLettered: new Counter({ name: 'sisporta_persister_batches_dead_lettered_total', help: 'Batches moved to the dead-letter stream', labelNames: ['stream'] as const, registers }),
+    refused: new Counter({ name: 'sisporta_persister_batches_refused_total', help: 'Batches refused before touching MySQL because the registry does not vouch for their load (unknown, untrusted, not open or sealed), by error code', labelNames: ['stream', 'code'] as const, registers }),
     rows: new Counter({ name: 'sisporta_persister_rows_upserted_total', help: 'Rows upserted into target tables', labelNames: ['stream'] as const, registers }),
     applySeconds: new Histogram({
       name: 'sisporta_persister_apply_duration_seconds',

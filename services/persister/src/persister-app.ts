@@ -11,6 +11,8 @@ export interface PersisterAppDeps {
   readonly registry: Registry
   readonly nc: NatsConnection
   readonly worker: PersisterWorker
+  /** `/metrics` on a port of its own (`SISPORTA_METRICS_PORT`). */
+  readonly metricsListen?: { host: string, port: number } | undefined
 }
 
 /**
@@ -27,6 +29,7 @@ export async function buildPersisterApp (deps: PersisterAppDeps): Promise<Persis
     log: deps.log,
     registry: deps.registry,
     workers: [deps.worker],
+    metricsListen: deps.metricsListen,
     checks: {
       nats: () => !deps.nc.isClosed() || 'NATS connection closed',
       persister: async () => await deps.worker.ready()

@@ -4,8 +4,11 @@ import type { Consumer, JetStreamClient, JsMsg, NatsConnection } from 'nats'
 import { BatchHeaders, type BusNames, type SisportaConfig } from '@sisporta/contracts'
 import { createDb, type SisportaDatabase } from '@sisporta/db'
 import type { Logger, Worker } from '@sisporta/observability'
+import { admitBatch, type LoadLookup } from './admit-batch.js'
 import { applyBatch, type ApplyLimits, type ApplyResult } from './apply-batch.js'
-import { createBatchDecoder, type BatchDecoder } from './decode-batch.js'
+import { createBatchDecoder, type BatchDecoder, type DecodedBatch } from './decode-batch.js'
+import { PersistError } from './errors.js'
+import { findBookedBatch } from './find-booked-batch.js'
 import type { PersisterMetrics } from './metrics.js'
 import { isTransientError, settle } from './settle.js'
 
@@ -13,6 +16,8 @@ export interface PersisterWorkerOptions {
   readonly nc: NatsConnection
   readonly names: BusNames
   readonly config: SisportaConfig
+  /** The load registry: a batch is applied only for a trusted load that is open or sealed (`admitBatch`). */
+  readonly registry: LoadLookup
   /** The target database; the worker owns its pool (concurrency + 1 connections) and closes it on stop. */
   readonly mysqlUrl: string
   /** Batches applied at once, each in its own transaction on its own connection. */
@@ -172,8 +177,8 @@ class ConsumerLoop implements PersisterWorker {
       if (config.stream(headerStream) !== undefined) label = headerStream
       try {
         const batch = this.#decode(msg)
-        result = await applyBatch(this.#db, batch.stream, batch, this.#o.applyLimits)
-        metrics.applySeconds.observe({ stream: label }, (performance.now() - started) / 1000)
+        result = await this.#admitAndApply(batch, label)
+        if (result.status === 'applied') metrics.applySeconds.observe({ stream: label }, (performance.now() - started) / 1000)
       } catch (err) {
         failure = err
       }
@@ -194,11 +199,31 @@ class ConsumerLoop implements PersisterWorker {
         metrics.deadLettered.inc({ stream: label })
         log.error({ err: failure, deliveries, dlq: this.#o.names.dlqSubject(label) }, 'batch dead-lettered')
       }
-      if (failure !== undefined && isTransientError(failure)) this.#mysqlSuspect = true
+      // a load the registry does not show yet is transient too, but says nothing about MySQL
+      if (failure !== undefined && !(failure instanceof PersistError) && isTransientError(failure)) this.#mysqlSuspect = true
     } finally {
       clearInterval(keepAlive)
       metrics.inFlight.dec()
     }
+  }
+
+  /**
+   * Applies a batch only if the registry vouches for its load; a batch refused because its load
+   * moved on (applied, reconciled…) that the bookkeeping already has is a late redelivery: a
+   * duplicate, acked without writing.
+   */
+  async #admitAndApply (batch: DecodedBatch, label: string): Promise<ApplyResult> {
+    try {
+      await admitBatch(this.#o.registry, { stream: batch.stream.name, loadId: batch.loadId, batch: batch.batch, mode: batch.mode })
+    } catch (err) {
+      if (err instanceof PersistError && err.code === 'SIS_PERSIST_LOAD_STATE') {
+        const booked = await findBookedBatch(this.#db, batch.stream.name, batch.loadId, batch.batch)
+        if (booked !== undefined) return { status: 'duplicate', rows: booked.rows, statements: 0 }
+      }
+      if (err instanceof PersistError) this.#o.metrics.refused.inc({ stream: label, code: err.code })
+      throw err
+    }
+    return await applyBatch(this.#db, batch.stream, batch, this.#o.applyLimits)
   }
 
   /** Pulls nothing until MySQL answers again (or the worker stops). */

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { busNames, type SisportaConfig } from '@sisporta/contracts'
-import { DEFAULT_PORTS, requireSetting, type Settings } from '@sisporta/config'
-import { connectBus, provisionBus } from '@sisporta/nats'
+import { DEFAULT_PORTS, metricsListen, requireSetting, type Settings } from '@sisporta/config'
+import { LoadRegistry, connectBus, provisionBus } from '@sisporta/nats'
 import { createMetricsRegistry, runService, type Logger } from '@sisporta/observability'
 import { createPersisterMetrics } from './metrics.js'
 import { buildPersisterApp, type PersisterApp } from './persister-app.js'
@@ -18,22 +18,26 @@ import { createPersisterWorker } from './persister-worker.js'
  */
 export async function runPersister (settings: Settings, config: SisportaConfig, log: Logger): Promise<void> {
   const names = busNames(settings.namespace)
-  const nc = await connectBus({ url: settings.natsUrl, name: `sisporta-persister-${hostname()}`, log })
+  const nc = await connectBus({ url: settings.natsUrl, security: settings.nats, name: `sisporta-persister-${hostname()}`, log })
   let app: PersisterApp | undefined
   try {
-    await provisionBus(nc, names, { maxDeliver: settings.maxDeliver })
+    await provisionBus(nc, names, { maxDeliver: settings.maxDeliver, log })
     const registry = createMetricsRegistry('persister')
+    const loads = await LoadRegistry.bind(nc, names, {
+      onUntrusted: (key, reason) => { log.warn({ key, reason, code: 'SIS_BUS_LOAD_UNTRUSTED' }, 'refusing an untrusted load record') }
+    })
     const worker = createPersisterWorker({
       nc,
       names,
       config,
+      registry: loads,
       mysqlUrl: requireSetting(settings.mysqlUrl, 'SISPORTA_MYSQL_URL'),
       concurrency: settings.persisterConcurrency,
       maxDeliver: settings.maxDeliver,
       log,
       metrics: createPersisterMetrics(registry)
     })
-    app = await buildPersisterApp({ log, registry, nc, worker })
+    app = await buildPersisterApp({ log, registry, nc, worker, metricsListen: metricsListen(settings) })
     await runService({
       app,
       log,

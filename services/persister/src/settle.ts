@@ -16,11 +16,13 @@ export type SettleOutcome = 'acked' | 'nakked' | 'dead-lettered'
 
 /**
  * True when the failure may go away by itself (deadlock, lock wait, MySQL restarting or
- * unreachable), looking through `cause` chains so that wrapped driver errors still count.
+ * unreachable; an error marked `transient`, such as a load the registry does not show yet),
+ * looking through `cause` chains so that wrapped driver errors still count.
  */
 export function isTransientError (err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     if (isTransientMysqlError(e)) return true
+    if ((e as { transient?: unknown }).transient === true) return true
   }
   return false
 }

@@ -2,6 +2,7 @@ import t from 'tap'
 import { sql as ksql } from 'kysely'
 import { BatchHeaders } from '@sisporta/contracts'
 import { createDb, migrate } from '@sisporta/db'
+import { LoadRegistry } from '@sisporta/nats'
 import { createLogger, createMetricsRegistry } from '@sisporta/observability'
 import { eventually, logSink, testBus, testDatabase } from '@sisporta/testkit'
 import { buildPersisterApp, createPersisterMetrics, createPersisterWorker, type PersisterWorker } from '../src/index.js'
@@ -19,10 +20,12 @@ async function setup (t: Teardown, options: { concurrency?: number, maxDeliver?:
   const log = createLogger({ service: 'persister', level: 'debug', destination: sink.stream })
   const registry = createMetricsRegistry('persister')
   const metrics = createPersisterMetrics(registry)
+  const loads = await LoadRegistry.bind(bus.nc, bus.names)
   const worker = createPersisterWorker({
     nc: bus.nc,
     names: bus.names,
     config,
+    registry: loads,
     mysqlUrl: url,
     concurrency: options.concurrency ?? 4,
     maxDeliver: options.maxDeliver ?? 5,
@@ -41,7 +44,9 @@ async function setup (t: Teardown, options: { concurrency?: number, maxDeliver?:
     const m = (await registry.getSingleMetric(name)?.get())?.values.find((v) => v.labels.stream === stream)
     return m?.value ?? 0
   }
-  return { ...bus, url, sql, db, jsm, log, sink, registry, metrics, worker, query, count, streamMessages, consumerInfo, metric }
+  /** Opens a load as the gateway does (the persister applies batches of registered loads only). */
+  const openLoad = async (stream: string, mode: 'full' | 'incremental' = 'full'): Promise<number> => (await loads.openLoad({ stream, mode, openedBy: 'test' })).id
+  return { ...bus, url, sql, db, jsm, log, sink, registry, metrics, worker, loads, openLoad, query, count, streamMessages, consumerInfo, metric }
 }
 
 /** Waits until the worker's upsert into `table` is blocked on a row lock, and returns its connection id. */
@@ -54,6 +59,7 @@ async function blockedUpsert (s: Awaited<ReturnType<typeof setup>>, table: strin
 
 t.test('persister – applies every published batch, empties the work queue, and a redelivery changes nothing', async (t) => {
   const s = await setup(t)
+  t.equal(await s.openLoad('items'), 1, 'the load the batches below belong to')
   for (let b = 0; b < 20; b++) {
     await publishBatch(s.nc, s.names, { stream: 'items', loadId: 1, batch: b, body: { columns: ITEM_COLUMNS, rows: [1, 2, 3, 4, 5].map((i) => itemRow(b * 5 + i)) } })
   }
@@ -92,6 +98,7 @@ t.test('persister – applies every published batch, empties the work queue, and
 t.test('persister – a permanently bad batch goes to the dead-letter stream, the others still apply', async (t) => {
   const s = await setup(t)
   await s.sql.query('ALTER TABLE shorts MODIFY label VARCHAR(5) NULL')
+  t.equal(await s.openLoad('shorts'), 1, 'the load the batches below belong to')
   await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 1, batch: 0, body: { columns: ['id', 'label'], rows: [[1, 'one'], [2, 'two']] } })
   await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 1, batch: 1, body: { columns: ['id', 'label'], rows: [[3, 'three'], [4, 'much too long']] } })
   await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 1, batch: 2, body: { columns: ['id', 'label'], rows: [[5, 'five']] } })
@@ -107,7 +114,7 @@ t.test('persister – a permanently bad batch goes to the dead-letter stream, th
   const tooLong = await s.jsm.streams.getMessage(s.names.dlqStream, { last_by_subj: s.names.dlqSubject('shorts') })
   const letters = [await s.jsm.streams.getMessage(s.names.dlqStream, { seq: 1 }), await s.jsm.streams.getMessage(s.names.dlqStream, { seq: 2 }), await s.jsm.streams.getMessage(s.names.dlqStream, { seq: 3 })]
   const byBatch = new Map(letters.map((m) => [`${m.header.get(BatchHeaders.Stream)}/${m.header.get(BatchHeaders.Batch)}`, m]))
-  t.match(byBatch.get('shorts/1')?.header.get(BatchHeaders.Reason), /SIS_PERSIST_REJECTED: batch 1 of load 1 \(stream 'shorts'\): Data too long for column 'label'/)
+  t.match(byBatch.get('shorts/1')?.header.get(BatchHeaders.Reason), /SIS_PERSIST_REJECTED: batch 1 of load 1 \(stream 'shorts'\): row 1, column 'label': Data too long for column 'label'/)
   t.equal(byBatch.get('shorts/1')?.header.get(BatchHeaders.Deliveries), '1', 'a permanent failure is not retried')
   t.same(byBatch.get('shorts/1')?.json(), { columns: ['id', 'label'], rows: [[3, 'three'], [4, 'much too long']] })
   t.match(byBatch.get('shorts/3')?.header.get(BatchHeaders.Reason), /^SIS_PERSIST_BAD_BODY: row 0, column 'id' \(int\)/)
@@ -126,6 +133,7 @@ t.test('persister – a batch that lost its MySQL connection is nak\'d and appli
   const s = await setup(t)
   await s.sql.query('BEGIN')
   await s.sql.query("INSERT INTO shorts (id, label) VALUES (1, 'held')") // holds the row lock the batch needs
+  t.equal(await s.openLoad('shorts'), 1, 'the load the batches below belong to')
   await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 1, batch: 0, body: { columns: ['id', 'label'], rows: [[1, 'one'], [2, 'two']] } })
   await s.worker.start()
   const id = await blockedUpsert(s, 'shorts')
@@ -145,6 +153,7 @@ t.test('persister – graceful stop commits and acks in-flight batches, leaving 
   const s = await setup(t, { concurrency: 2 })
   await s.sql.query('BEGIN')
   await s.sql.query("INSERT INTO shorts (id, label) VALUES (1, 'held')")
+  t.equal(await s.openLoad('shorts'), 1, 'the load the batches below belong to')
   await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 1, batch: 0, body: { columns: ['id', 'label'], rows: [[1, 'one']] } })
   for (let b = 1; b < 6; b++) await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 1, batch: b, body: { columns: ['id', 'label'], rows: [[b + 10, `b${b}`]] } })
   await s.worker.start()
@@ -172,6 +181,7 @@ t.test('persister – a batch applying for longer than ack_wait is kept alive, n
   const s = await setup(t, { ackWaitMs: 1500 })
   await s.sql.query('BEGIN')
   await s.sql.query("INSERT INTO shorts (id, label) VALUES (1, 'held')")
+  t.equal(await s.openLoad('shorts'), 1, 'the load the batches below belong to')
   await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 1, batch: 0, body: { columns: ['id', 'label'], rows: [[1, 'one']] } })
   await s.worker.start()
   await blockedUpsert(s, 'shorts')
@@ -182,4 +192,63 @@ t.test('persister – a batch applying for longer than ack_wait is kept alive, n
   t.same(await s.query('SELECT label FROM shorts WHERE id = 1'), [{ label: 'one' }])
   t.equal(await s.metric('sisporta_persister_batches_duplicate_total', 'shorts'), 0)
   t.equal(await s.metric('sisporta_persister_batches_applied_total', 'shorts'), 1)
+})
+
+t.test('persister – a batch whose load the registry does not vouch for never touches the target', async (t) => {
+  const s = await setup(t, { maxDeliver: 3 })
+  const shortRows = (from: number) => ({ columns: ['id', 'label'], rows: [[from, 'x'], [from + 1, 'y']] })
+  const real = await s.openLoad('shorts') // id 1: the sequence is at 1
+  // a forged batch with a huge load id (its rows would out-stamp every later load)
+  await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 999_999_999, batch: 0, body: shortRows(100) })
+  // a forged load record (no open record from a gateway) and a batch for it
+  const kv = await s.nc.jetstream().views.kv(s.names.loadsBucket, { bindOnly: true })
+  const now = new Date().toISOString()
+  const forgedId = await s.openLoad('items') // id 2 exists for items only; shorts.2 is forged below
+  await kv.put(`load.shorts.${forgedId}`, new TextEncoder().encode(JSON.stringify({ id: forgedId, stream: 'shorts', mode: 'full', state: 'open', openedAt: now, updatedAt: now })))
+  await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: forgedId, batch: 0, body: shortRows(200) })
+  // a batch of the real load claiming another mode
+  await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: real, batch: 7, mode: 'incremental', body: shortRows(300) })
+  // a batch of a load that was abandoned
+  const abandoned = await s.openLoad('shorts')
+  await s.loads.transition('shorts', abandoned, (l) => ({ ...l, state: 'abandoned' }))
+  await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: abandoned, batch: 0, body: shortRows(400) })
+  // and a good one
+  await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: real, batch: 0, body: shortRows(1) })
+  await s.worker.start()
+
+  const dlq = await s.nc.jetstream().consumers.get(s.names.dlqStream)
+  const letters = new Map<string, string>()
+  const deadline = Date.now() + 60_000
+  while (letters.size < 4 && Date.now() < deadline) {
+    const m = await dlq.next({ expires: 5_000 })
+    if (m === null) continue
+    letters.set(`${m.headers!.get('Sisporta-Load')}`, m.headers!.get('Sisporta-Reason'))
+    m.ack()
+  }
+  t.equal(letters.size, 4, 'four dead letters, one per refused batch')
+  t.match(letters.get('999999999'), /^gave up after 3 deliveries: SIS_PERSIST_LOAD_UNKNOWN: batch 0 of load 999999999 \(stream 'shorts'\): load id 999999999 is above the registry's sequence/, 'an invented load id is refused (after the redeliveries a lagging replica would need)')
+  t.match(letters.get(String(forgedId)), /^SIS_PERSIST_LOAD_UNTRUSTED: .*no open record: the load did not come through the gateway's open path/)
+  t.match(letters.get(String(real)), /^SIS_PERSIST_LOAD_STATE: batch 7 of load 1 .*the batch says incremental, the load is full/)
+  t.match(letters.get(String(abandoned)), /^SIS_PERSIST_LOAD_STATE: .*the load is abandoned; only batches of open or sealed loads are applied/)
+  await eventually(async () => (await s.count('SELECT COUNT(*) AS n FROM sisporta_batches')) === 1 ? true : undefined, { what: 'the good batch applied' })
+  t.same(await s.query('SELECT id, label, _sisporta_load FROM shorts ORDER BY id'), [{ id: 1, label: 'x', _sisporta_load: '1' }, { id: 2, label: 'y', _sisporta_load: '1' }], 'only the real load\'s rows are in the target')
+  t.same(await s.query('SELECT stream, load_id, batch_no FROM sisporta_batches'), [{ stream: 'shorts', load_id: '1', batch_no: 0 }])
+  const refused = (await s.registry.getSingleMetric('sisporta_persister_batches_refused_total')!.get()).values
+  t.same(refused.filter((v) => v.labels.code === 'SIS_PERSIST_LOAD_STATE').reduce((n, v) => n + v.value, 0), 2)
+  t.same(refused.filter((v) => v.labels.code === 'SIS_PERSIST_LOAD_UNTRUSTED').reduce((n, v) => n + v.value, 0), 1)
+  t.same(refused.filter((v) => v.labels.code === 'SIS_PERSIST_LOAD_UNKNOWN').reduce((n, v) => n + v.value, 0), 3, 'once per delivery of the invented load')
+})
+
+t.test('persister – a late redelivery of an applied batch, after its load moved on, is a duplicate, not a dead letter', async (t) => {
+  const s = await setup(t)
+  const load = await s.openLoad('shorts')
+  await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: load, batch: 0, body: { columns: ['id', 'label'], rows: [[1, 'one']] } })
+  await s.worker.start()
+  await eventually(async () => (await s.count('SELECT COUNT(*) AS n FROM sisporta_batches')) === 1 ? true : undefined, { what: 'the batch applied' })
+  await s.loads.transition('shorts', load, (l) => ({ ...l, state: 'sealed', batches: 1, rows: 1 }))
+  await s.loads.transition('shorts', load, (l) => ({ ...l, state: 'applied' }))
+  await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: load, batch: 0, msgId: 'again', body: { columns: ['id', 'label'], rows: [[1, 'one']] } })
+  await eventually(async () => await s.metric('sisporta_persister_batches_duplicate_total', 'shorts') === 1 ? true : undefined, { what: 'the redelivery recognised' })
+  t.equal(await s.metric('sisporta_persister_batches_dead_lettered_total', 'shorts'), 0)
+  t.equal((await s.nc.jetstreamManager().then(async (m) => await m.streams.info(s.names.dlqStream))).state.messages, 0, 'no dead letter')
 })

@@ -10,6 +10,8 @@ export interface ReconcilerAppDeps {
   readonly worker: Worker
   readonly nc: NatsConnection
   readonly db: Kysely<SisportaDatabase>
+  /** `/metrics` on a port of its own (`SISPORTA_METRICS_PORT`). */
+  readonly metricsListen?: { host: string, port: number } | undefined
 }
 
 /** The reconciler's Fastify shell: health, readiness (NATS and MySQL reachable), metrics, and the worker. */
@@ -18,6 +20,7 @@ export async function buildReconcilerApp (deps: ReconcilerAppDeps): Promise<Awai
     log: deps.log,
     registry: deps.registry,
     workers: [deps.worker],
+    metricsListen: deps.metricsListen,
     checks: {
       nats: () => deps.nc.isClosed() ? 'NATS connection closed' : true,
       mysql: async (): Promise<true> => {

@@ -28,7 +28,7 @@ export async function checkApplied (deps: ReconcileDeps, load: LoadRecord, log: 
       reason: `batch${applied.beyond.length === 1 ? '' : 'es'} ${listBatches(applied.beyond)} applied, but the load was sealed with ${load.batches} batches (0..${load.batches - 1})`
     }, log)
   }
-  if (applied.missing.length === 0) {
+  if (applied.missingCount === 0) {
     if (applied.rows !== load.rows) {
       return await moveLoad(deps, load, 'failed', {
         appliedBatches: applied.batches,
@@ -45,15 +45,22 @@ export async function checkApplied (deps: ReconcileDeps, load: LoadRecord, log: 
   const now = deps.now?.() ?? Date.now()
   const sealedAt = Date.parse(load.sealedAt ?? load.updatedAt)
   if (now - sealedAt < deps.settings.applyTimeoutSec * 1000) {
-    log.debug({ missingBatches: applied.missing.length, appliedBatches: applied.batches }, 'sealed load waiting for batches')
+    log.debug({ missingBatches: applied.missingCount, appliedBatches: applied.batches }, 'sealed load waiting for batches')
     return undefined
   }
-  const noun = applied.missing.length === 1 ? 'batch' : 'batches'
+  const noun = applied.missingCount === 1 ? 'batch' : 'batches'
   return await moveLoad(deps, load, 'failed', {
     appliedBatches: applied.batches,
     appliedRows: applied.rows,
-    reason: `${noun} ${listBatches(applied.missing)} (${applied.missing.length} of ${load.batches}) not applied within ${deps.settings.applyTimeoutSec} s of sealing (SISPORTA_APPLY_TIMEOUT); nothing deleted`
+    reason: `${noun} ${listRanges(applied.missing, applied.missingCount)} (${applied.missingCount} of ${load.batches}) not applied within ${deps.settings.applyTimeoutSec} s of sealing (SISPORTA_APPLY_TIMEOUT); nothing deleted`
   }, log)
+}
+
+/** `1, 3, 5–9, …` for the listed ranges; an ellipsis when there are more. */
+function listRanges (ranges: readonly (readonly [number, number])[], count: number): string {
+  const listed = ranges.map(([first, last]) => first === last ? String(first) : `${first}–${last}`)
+  const shown = ranges.reduce((n, [first, last]) => n + last - first + 1, 0)
+  return shown < count ? `${listed.join(', ')}, …` : listed.join(', ')
 }
 
 function listBatches (numbers: readonly number[]): string {

@@ -1,13 +1,22 @@
 import type { Kysely } from 'kysely'
 import { BOOKKEEPING, type SisportaDatabase } from '@sisporta/db'
 
+/** Missing ranges a result lists at most. */
+export const LISTED_RANGES = 10
+
 export interface AppliedBatches {
   /** Batches of the load recorded in sisporta_batches. */
   readonly batches: number
   /** Rows those batches held. */
   readonly rows: number
-  /** Batch numbers 0..sealedBatches-1 not recorded yet, ascending. */
-  readonly missing: readonly number[]
+  /** How many batch numbers of 0..sealedBatches-1 are not recorded yet. */
+  readonly missingCount: number
+  /**
+   * The first {@link LISTED_RANGES} runs of missing batch numbers, ascending, as `[first, last]`.
+   * Ranges, not numbers: a seal may state up to 2^31 − 1 batches, and listing them one by one
+   * would exhaust memory on every pass over the load.
+   */
+  readonly missing: readonly (readonly [number, number])[]
   /** Recorded batch numbers outside 0..sealedBatches-1 (the extractor's seal contradicts its batches). */
   readonly beyond: readonly number[]
 }
@@ -35,7 +44,7 @@ export async function countAppliedBatches (db: Kysely<SisportaDatabase>, stream:
   const rows = Number(summary.rows ?? 0)
   // The primary key (stream, load_id, batch_no) makes batch numbers distinct: n of them, all in 0..n-1, is all of them.
   if (batches === sealedBatches && (batches === 0 || (Number(summary.first) >= 0 && Number(summary.last) === sealedBatches - 1))) {
-    return { batches, rows, missing: [], beyond: [] }
+    return { batches, rows, missingCount: 0, missing: [], beyond: [] }
   }
   // read again, in one statement, so that counts and numbers describe the same moment (batches keep arriving)
   const recorded = await db.selectFrom(BOOKKEEPING.batches).select(['batch_no', 'row_count'])
@@ -43,9 +52,15 @@ export async function countAppliedBatches (db: Kysely<SisportaDatabase>, stream:
     .where('load_id', '=', loadId)
     .orderBy('batch_no')
     .execute()
-  const present = new Set(recorded.map((r) => Number(r.batch_no)))
-  const missing: number[] = []
-  for (let n = 0; n < sealedBatches; n++) if (!present.has(n)) missing.push(n)
-  const beyond = [...present].filter((n) => n < 0 || n >= sealedBatches)
-  return { batches: recorded.length, rows: recorded.reduce((sum, r) => sum + Number(r.row_count), 0), missing, beyond }
+  const numbers = recorded.map((r) => Number(r.batch_no))
+  const within = numbers.filter((n) => n >= 0 && n < sealedBatches)
+  const beyond = numbers.filter((n) => n < 0 || n >= sealedBatches)
+  // gaps between consecutive recorded numbers (ascending, distinct), from -1 to sealedBatches
+  const missing: Array<[number, number]> = []
+  let previous = -1
+  for (const n of [...within, sealedBatches]) {
+    if (n > previous + 1 && missing.length < LISTED_RANGES) missing.push([previous + 1, n - 1])
+    previous = n
+  }
+  return { batches: recorded.length, rows: recorded.reduce((sum, r) => sum + Number(r.row_count), 0), missingCount: sealedBatches - within.length, missing, beyond }
 }

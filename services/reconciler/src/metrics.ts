@@ -12,6 +12,8 @@ export interface ReconcilerMetrics {
   readonly duration: Histogram<'stream' | 'outcome'>
   /** Steps that failed and are retried on the next sweep. */
   readonly errors: Counter<'stream'>
+  /** Registry records refused as untrusted (forged or corrupt): never acted on. */
+  readonly untrusted: Counter
 }
 
 /**
@@ -26,6 +28,7 @@ export function createReconcilerMetrics (registry: Registry): ReconcilerMetrics 
     deletedRows: new Counter({ name: 'sisporta_reconciler_deleted_rows_total', help: 'Target rows deleted (hard) or marked deleted (soft) by reconciliation', labelNames: ['stream', 'deletes'] as const, registers: [registry] }),
     held: new Gauge({ name: 'sisporta_reconciler_loads_held', help: 'Full loads held by the delete guard, waiting for an operator', labelNames: ['stream'] as const, registers: [registry] }),
     duration: new Histogram({ name: 'sisporta_reconciler_reconcile_duration_seconds', help: 'Time to reconcile an applied or approved full load', labelNames: ['stream', 'outcome'] as const, buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800], registers: [registry] }),
-    errors: new Counter({ name: 'sisporta_reconciler_errors_total', help: 'Reconciler steps that failed and will be retried', labelNames: ['stream'] as const, registers: [registry] })
+    errors: new Counter({ name: 'sisporta_reconciler_errors_total', help: 'Reconciler steps that failed and will be retried', labelNames: ['stream'] as const, registers: [registry] }),
+    untrusted: new Counter({ name: 'sisporta_reconciler_untrusted_records_total', help: 'Load registry records refused as untrusted (no open record from a gateway, an id above the sequence, malformed): never acted on', registers: [registry] })
   })
 }

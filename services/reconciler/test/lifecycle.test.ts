@@ -96,3 +96,15 @@ t.test('reconciler – an empty sealed full load is applied with no batches', as
   const load = await sealedLoad(registry, 'notes', 'full', { batches: 0, rows: 0 })
   t.match(await reconcileLoad(deps, load), { state: 'reconciled', appliedBatches: 0, appliedRows: 0, deletedRows: 0 })
 })
+
+t.test('reconciler – a seal stating 2^31−1 batches is examined without listing them, and fails naming the missing ranges', async (t) => {
+  const { registry, sql, deps } = await setup(t, { settings: { applyTimeoutSec: 0.3 } })
+  const load = await sealedLoad(registry, 'products', 'full', { batches: 2147483647, rows: 2147483647 })
+  await recordBatches(sql, 'products', load.id, { 0: 1, 5: 1, 7: 1 })
+  const heapBefore = process.memoryUsage().heapUsed
+  t.equal((await reconcileLoad(deps, load))?.state, 'sealed', 'waits for the missing batches')
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  const failed = await reconcileLoad(deps, load)
+  t.match(failed, { state: 'failed', appliedBatches: 3, reason: /^batches 1–4, 6, 8–2147483646 \(2147483644 of 2147483647\) not applied within 0.3 s of sealing/ })
+  t.ok(process.memoryUsage().heapUsed - heapBefore < 64 * 1024 * 1024, 'no per-batch list was built')
+})

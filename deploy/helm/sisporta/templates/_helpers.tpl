@@ -125,12 +125,32 @@ with the component's env, component first), then extraEnv.
   value: {{ required "nats.url is required" $v.nats.url | quote }}
 {{- end }}
 {{- end }}
+{{- if include "sisporta.usesNats" . }}
+{{- include "sisporta.natsSecurityEnv" . }}
+{{- end }}
 {{- if has .name (list "persister" "reconciler" "migrate") }}
 {{ include "sisporta.secretEnv" (dict "root" $root "env" "SISPORTA_MYSQL_URL" "key" "mysqlUrl") }}
 {{- end }}
 {{- if eq .name "gateway" }}
-{{- if and (not $keys.jwtSecret) (not $keys.jwtPublicKey) }}
-{{- fail "the gateway needs secrets.keys.jwtSecret or secrets.keys.jwtPublicKey" }}
+{{- $jwt := .values.jwt | default dict }}
+{{- if and (not $keys.jwtSecret) (not $keys.jwtPublicKey) (not $jwt.jwksSecret) }}
+{{- fail "the gateway needs secrets.keys.jwtSecret, secrets.keys.jwtPublicKey or gateway.jwt.jwksSecret" }}
+{{- end }}
+{{- if $jwt.jwksSecret }}
+- name: SISPORTA_JWT_JWKS
+  value: /etc/sisporta/jwks/jwks.json
+{{- end }}
+{{- with $jwt.issuer }}
+- name: SISPORTA_JWT_ISSUER
+  value: {{ . | quote }}
+{{- end }}
+{{- with $jwt.audience }}
+- name: SISPORTA_JWT_AUDIENCE
+  value: {{ . | quote }}
+{{- end }}
+{{- with $jwt.maxTtl }}
+- name: SISPORTA_JWT_MAX_TTL
+  value: {{ . | quote }}
 {{- end }}
 {{- if $keys.jwtSecret }}
 {{ include "sisporta.secretEnv" (dict "root" $root "env" "SISPORTA_JWT_SECRET" "key" "jwtSecret") }}
@@ -154,6 +174,54 @@ with the component's env, component first), then extraEnv.
 {{- end }}
 {{- with .values.extraEnv }}
 {{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* True ("true") for the components that connect to NATS: gateway, persister, reconciler. */}}
+{{- define "sisporta.usesNats" -}}
+{{- if has .name (list "gateway" "persister" "reconciler") }}true{{ end }}
+{{- end }}
+
+{{/* The component's NATS identity (nats.auth, from its Secret in nats.authSecrets) and TLS files
+(nats.tls.secret, mounted by sisporta.volumes). */}}
+{{- define "sisporta.natsSecurityEnv" -}}
+{{- $n := .root.Values.nats }}
+{{- if $n.auth }}
+{{- $secret := required (printf "nats.authSecrets.%s is required with nats.auth" .name) (index ($n.authSecrets | default dict) .name) }}
+{{- if eq $n.auth "password" }}
+- name: SISPORTA_NATS_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: user
+- name: SISPORTA_NATS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: password
+{{- else if eq $n.auth "token" }}
+- name: SISPORTA_NATS_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: token
+{{- else if eq $n.auth "creds" }}
+- name: SISPORTA_NATS_CREDS
+  value: /etc/sisporta/nats-auth/creds
+{{- else if eq $n.auth "nkey" }}
+- name: SISPORTA_NATS_NKEY
+  value: /etc/sisporta/nats-auth/nkey
+{{- end }}
+{{- end }}
+{{- if $n.tls.secret }}
+- name: SISPORTA_NATS_TLS_CA
+  value: /etc/sisporta/nats-tls/ca.crt
+{{- if $n.tls.clientCert }}
+- name: SISPORTA_NATS_TLS_CERT
+  value: /etc/sisporta/nats-tls/tls.crt
+- name: SISPORTA_NATS_TLS_KEY
+  value: /etc/sisporta/nats-tls/tls.key
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -217,6 +285,35 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: 64Mi
+{{- if include "sisporta.usesNats" . }}
+{{- $n := .root.Values.nats }}
+{{- if has $n.auth (list "creds" "nkey") }}
+  # the component's creds / nkey seed file, readable by the service's group only (0440)
+  - name: nats-auth
+    secret:
+      secretName: {{ index $n.authSecrets .name }}
+      defaultMode: 288
+      items:
+        - key: {{ $n.auth }}
+          path: {{ $n.auth }}
+{{- end }}
+{{- if $n.tls.secret }}
+  - name: nats-tls
+    secret:
+      secretName: {{ $n.tls.secret }}
+      defaultMode: 288
+{{- end }}
+{{- end }}
+{{- if and (eq .name "gateway") (.values.jwt | default dict).jwksSecret }}
+  # the JWKS (key jwks.json), mounted as a directory (no subPath): Kubernetes updates it in place
+  # on a key rotation and the gateway reads it again, without a restart
+  - name: jwks
+    secret:
+      secretName: {{ .values.jwt.jwksSecret }}
+      items:
+        - key: jwks.json
+          path: jwks.json
+{{- end }}
 {{- with .values.extraVolumes }}
   {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -230,6 +327,23 @@ volumeMounts:
     readOnly: true
   - name: tmp
     mountPath: /tmp
+{{- if include "sisporta.usesNats" . }}
+{{- if has .root.Values.nats.auth (list "creds" "nkey") }}
+  - name: nats-auth
+    mountPath: /etc/sisporta/nats-auth
+    readOnly: true
+{{- end }}
+{{- if .root.Values.nats.tls.secret }}
+  - name: nats-tls
+    mountPath: /etc/sisporta/nats-tls
+    readOnly: true
+{{- end }}
+{{- end }}
+{{- if and (eq .name "gateway") (.values.jwt | default dict).jwksSecret }}
+  - name: jwks
+    mountPath: /etc/sisporta/jwks
+    readOnly: true
+{{- end }}
 {{- with .values.extraVolumeMounts }}
   {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -390,6 +504,9 @@ spec:
 {{- define "sisporta.validate" -}}
 {{- if not (regexMatch "^[a-z][a-z0-9_]{0,31}$" (toString .Values.busNamespace)) }}
 {{- fail (printf "busNamespace '%s' must match ^[a-z][a-z0-9_]{0,31}$" (toString .Values.busNamespace)) }}
+{{- end }}
+{{- if not (has (toString .Values.nats.auth) (list "" "password" "token" "creds" "nkey")) }}
+{{- fail (printf "nats.auth '%s' must be one of: \"\" (none), password, token, creds, nkey" (toString .Values.nats.auth)) }}
 {{- end }}
 {{- if and (not .Values.existingConfigMap) (not .Values.config) }}
 {{- fail "config (the streams of sisporta.yaml) or existingConfigMap is required" }}
