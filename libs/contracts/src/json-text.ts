@@ -204,8 +204,8 @@ function isDigit (b: number | undefined): boolean {
   return b !== undefined && b >= 0x30 && b <= 0x39
 }
 
-/** Four hex digits at `at` as a code unit, or -1. */
-function hex4 (src: Uint8Array, at: number): number {
+/** Four hex digits at `at` (a `\u` escape's) as a code unit, or -1. */
+export function hex4 (src: Uint8Array, at: number): number {
   let value = 0
   for (let k = 0; k < 4; k++) {
     const b = src[at + k]

@@ -129,4 +129,4 @@ export function selfSignedCertificate (): { dir: string, certFile: string, keyFi
   }
 }
 
-export { privateNatsServer, natsPermissionsFor, NATS_SERVER_BIN, NATS_PERMISSIONS_FILE, type PrivateNatsServer, type NatsRole } from './nats-server.js'
+export { privateNatsServer, natsPermissionsFor, freeLoopbackPort, NATS_SERVER_BIN, NATS_PERMISSIONS_FILE, type PrivateNatsServer, type NatsRole } from './nats-server.js'

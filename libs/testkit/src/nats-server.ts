@@ -62,7 +62,8 @@ export async function privateNatsServer (t: Teardown, options: { config: string,
   return { hostPort: `127.0.0.1:${port}`, port, dir, output: () => output }
 }
 
-async function freeLoopbackPort (): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (for a server a test starts). */
+export async function freeLoopbackPort (): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)

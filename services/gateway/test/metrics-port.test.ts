@@ -1,20 +1,9 @@
 import t from 'tap'
-import { createServer } from 'node:net'
+import { freeLoopbackPort } from '@sisporta/testkit'
 import { startGateway } from './fixture.js'
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => { resolve(port) })
-    })
-  })
-}
-
 t.test('metrics port – with SISPORTA_METRICS_PORT, /metrics leaves the public port and is served on its own', async (t) => {
-  const port = await freePort()
+  const port = await freeLoopbackPort()
   const gw = await startGateway(t, { metricsListen: { host: '127.0.0.1', port } })
   t.equal((await gw.app.inject({ url: '/metrics' })).statusCode, 404, 'not on the ingestion port')
   t.equal((await gw.app.inject({ url: '/healthz' })).statusCode, 200, 'health stays where probes look for it')

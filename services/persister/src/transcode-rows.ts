@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { DECIMAL_DEFAULTS, createBatchChecker, isCalendarDate, scanJsonValue, type StreamConfig } from '@sisporta/contracts'
+import { DECIMAL_DEFAULTS, createBatchChecker, hex4, isCalendarDate, scanJsonValue, type StreamConfig } from '@sisporta/contracts'
 import type { RenderedRows } from './render-rows.js'
 import { TEXT_LITERAL_OPEN } from './sql-literal.js'
 
@@ -498,19 +498,6 @@ function digitsAt (src: Uint8Array, at: number, n: number): number {
     const b = src[at + k]!
     if (b < 0x30 || b > 0x39) return -1
     value = value * 10 + b - 0x30
-  }
-  return value
-}
-
-/** Four hex digits at `at` as a code unit, or -1. */
-function hex4 (src: Uint8Array, at: number): number {
-  let value = 0
-  for (let k = 0; k < 4; k++) {
-    const b = src[at + k]
-    if (b === undefined) return -1
-    const d = b >= 0x30 && b <= 0x39 ? b - 0x30 : b >= 0x61 && b <= 0x66 ? b - 0x57 : b >= 0x41 && b <= 0x46 ? b - 0x37 : -1
-    if (d < 0) return -1
-    value = value * 16 + d
   }
   return value
 }
