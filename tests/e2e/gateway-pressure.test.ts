@@ -79,12 +79,24 @@ t.test('gateway under pressure – a flood of large batches gets 202 or 503 + Re
   const bodies = Array.from({ length: BATCHES }, (_, b) => batchBody(b))
   t.comment(`${BATCHES} bodies of ${bodies[0]!.length} bytes, all at once, against a gateway with a ${HEAP_MB} MB heap and ${MAX_IN_FLIGHT} batches in flight`)
 
+  // The bound is full when the flood starts (stalled uploads hold every slot), so the flood is
+  // refused at least once whatever the machine's speed; the slots are freed as soon as its first
+  // answer is in, and the rest of the flood races for them.
+  const url = new URL(p.env.SISPORTA_GATEWAY_URL!)
+  const stalls = Array.from({ length: MAX_IN_FLIGHT }, (_, i) => stalledUpload(url, p.token, `/streams/notes/loads/${loadId}/batches/${BATCHES + i}`, bodies[0]!))
+  await eventually(async () => {
+    const metrics = await (await fetch(`${url.origin}/metrics`)).text()
+    return new RegExp(`^sisporta_gateway_batches_in_progress(\\{[^}]*\\})? ${MAX_IN_FLIGHT}$`, 'm').test(metrics) ? true : undefined
+  }, { what: 'the stalled uploads to hold every slot' })
   const agent = new Agent({ keepAlive: true, maxSockets: BATCHES })
-  const answers = await Promise.all(bodies.map(async (body, b) => await post(p, agent, `/streams/notes/loads/${loadId}/batches/${b}`, body)))
+  const flood = bodies.map(async (body, b) => await post(p, agent, `/streams/notes/loads/${loadId}/batches/${b}`, body))
+  await Promise.race(flood)
+  for (const stall of stalls) stall.socket.destroy()
+  const answers = await Promise.all(flood)
   const accepted = answers.filter((a) => a.status === 202)
   const busy = answers.filter((a) => a.status === 503 || a.status === -1)
   t.equal(accepted.length + busy.length, BATCHES, `only 202 and 503 (${accepted.length} accepted, ${busy.length} refused)`, { statuses: [...new Set(answers.map((a) => a.status))] })
-  t.ok(busy.length > 0, 'the bound refused some')
+  t.ok(busy.length > 0, 'the bound refused some (it was full when the flood began)')
   for (const a of busy.filter((a) => a.status === 503)) {
     if (a.code !== 'SIS_GW_BUSY' || a.retryAfter !== '1') t.fail(`a 503 without SIS_GW_BUSY and Retry-After: ${JSON.stringify(a)}`)
   }

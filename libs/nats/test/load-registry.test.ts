@@ -28,12 +28,18 @@ t.test('load registry – watch sees existing loads, then changes', async (t) =>
   const first = await registry.openLoad({ stream: 'p', mode: 'full' })
   const controller = new AbortController()
   const seen: string[] = []
+  // the change is made only once the watch has given the existing record: made earlier, the
+  // watch would start from the changed record alone (a KV watch gives each key's latest value)
+  let sawExisting!: () => void
+  const existingSeen = new Promise<void>((resolve) => { sawExisting = resolve })
   const watching = (async () => {
     for await (const load of registry.watch(controller.signal)) {
       seen.push(`${load.id}:${load.state}`)
+      if (seen.length === 1) sawExisting()
       if (seen.length === 2) controller.abort()
     }
   })()
+  await existingSeen
   await registry.transition('p', first.id, (l) => ({ ...l, state: 'abandoned' }))
   await watching
   t.same(seen, [`${first.id}:open`, `${first.id}:abandoned`])
