@@ -56,6 +56,7 @@ t.test('pipeline', async (t) => {
     }
     await p.expectMirror(t)
     const last = (await p.loads('products')).at(-1)!
+    t.same(await p.loadsViaCli('products'), await p.loads('products'), 'sisporta loads list --json shows the registry\'s loads')
     t.equal(last.state, 'reconciled')
     t.equal(last.deletedRows, changes.products!.deleted, 'the load deleted exactly the rows the ERP deleted')
   })

@@ -1,63 +1,21 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { createConnection, type Connection } from 'mysql2/promise'
+import type { Connection } from 'mysql2/promise'
 import { connect } from 'nats'
 import { busNames } from '@sisporta/contracts'
 import { deprovisionBus } from '@sisporta/nats'
-import { freePort, issueToken, launchService, runSisporta, type RunningService } from '@sisporta/cli'
-import { TEST_NATS_URL, eventually, randomId } from '@sisporta/testkit'
+import { issueToken, launchService, runSisporta, type RunningService } from '@sisporta/cli'
+import { TEST_NATS_URL, eventually, privateMariadb, randomId, type PrivateMariadb } from '@sisporta/testkit'
 
 // Item 1 of issue 8: the persister's SQL must mean the same whatever the target server does to
 // a connection's character set. Each test starts its own MariaDB with a hostile configuration,
 // sends attack strings and multi-byte text through the real gateway and persister (separate
 // processes, real NATS), and checks with the server's own HEX() over an explicit utf8mb4
 // session that every value is stored byte for byte, no row was added, and nothing else changed.
-
-const MARIADB_INSTALL_DB = '/usr/bin/mariadb-install-db'
-const MARIADBD = '/usr/sbin/mariadbd'
-
-interface PrivateServer {
-  readonly port: number
-  /** A root connection over the socket, with an explicit utf8mb4 session: the oracle. */
-  readonly root: Connection
-}
-
-/**
- * A private MariaDB in a temp dir, with `args` added to its command line; stopped and removed at
- * teardown. Runs as the `mysql` user, as mariadbd insists when started by root.
- */
-async function privateMariadb (t: Test, args: string[]): Promise<PrivateServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'sisporta-hostile-'))
-  const data = join(dir, 'data')
-  mkdirSync(data)
-  execFileSync('chown', ['-R', 'mysql:mysql', dir])
-  execFileSync(MARIADB_INSTALL_DB, ['--no-defaults', `--datadir=${data}`, '--user=mysql', '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' })
-  const port = await freePort()
-  const socket = join(dir, 'mysqld.sock')
-  const server: ChildProcess = spawn(MARIADBD, ['--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
-    '--user=mysql', '--skip-name-resolve', `--log-error=${join(dir, 'error.log')}`, `--pid-file=${join(dir, 'mysqld.pid')}`, '--innodb-buffer-pool-size=32M', ...args], { stdio: 'ignore' })
-  const exited = new Promise((resolve) => server.once('exit', resolve))
-  t.teardown(async () => {
-    server.kill('SIGTERM')
-    await exited
-    rmSync(dir, { recursive: true, force: true })
-  })
-  const root = await eventually(async () => {
-    try {
-      return await createConnection({ socketPath: socket, user: 'root', charset: 'utf8mb4_bin', multipleStatements: true })
-    } catch {
-      return undefined
-    }
-  }, { what: `the private MariaDB to accept connections (${join(dir, 'error.log')})`, timeoutMs: 60_000 })
-  t.teardown(() => root.end())
-  // the oracle's own session, set explicitly whatever the server imposes
-  await root.query('SET NAMES utf8mb4 COLLATE utf8mb4_bin')
-  return { port, root }
-}
+// The servers come from testkit's privateMariadb; its `root` connection is the oracle.
 
 const CONFIG_YAML = `
 streams:
@@ -102,7 +60,7 @@ const JSON_TEXTS = ['{"q":"\'); DROP TABLE canary; --","n":1e400}', '12345678901
  * sisporta needs on its target database, `sisporta migrate`, gateway and persister as separate
  * processes, then the batches.
  */
-async function attack (t: Test, server: PrivateServer): Promise<void> {
+async function attack (t: Test, server: PrivateMariadb): Promise<void> {
   const { root } = server
   const password = randomBytes(12).toString('hex')
   await root.query(`CREATE DATABASE sisporta CHARACTER SET utf8mb4;

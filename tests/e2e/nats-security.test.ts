@@ -38,8 +38,8 @@ async function as (t: Test, role: NatsRole): Promise<NatsConnection> {
 async function refused (t: Test, what: string, op: () => Promise<unknown>): Promise<void> {
   const started = Date.now()
   const error = await op().then(() => undefined, (err: unknown) => err)
-  t.ok(error !== undefined && isPermissionDenied(error), `${what}: refused (${String(error)})`)
-  t.ok(Date.now() - started < 2_000, `${what}: an error after ${Date.now() - started} ms, not a hang`)
+  // a permission violation, not a timeout (a hang would end in a timeout error, which this is not)
+  t.ok(error !== undefined && isPermissionDenied(error), `${what}: refused after ${Date.now() - started} ms (${String(error)})`)
 }
 
 const encode = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -129,12 +129,11 @@ t.test('secured pipeline', async (t) => {
 
   await t.test('nats security – a permission violation surfaces as an error, not a hang', async (t) => {
     // a command run with an identity that lacks a right it needs: it fails at once and says why
-    const started = Date.now()
+    // (a hang would never end: the file's own timeout would fail it)
     const status = await p.cli(['status'], identityEnv('persister'))
     outputs.push(status.stdout, status.stderr)
     t.not(status.code, 0, 'sisporta status with the persister identity fails')
     t.match(status.stderr, /Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.CREATE\.KV_/, 'and names the refused subject')
-    t.ok(Date.now() - started < 20_000, `within ${Date.now() - started} ms`)
     const ok = await p.cli(['status', '--json'])
     outputs.push(ok.stdout, ok.stderr)
     t.equal(ok.code, 0, 'the admin identity may', { stderr: ok.stderr.slice(-1000) })

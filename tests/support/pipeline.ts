@@ -6,10 +6,11 @@ import { createConnection, type Connection } from 'mysql2/promise'
 import { connect, type NatsConnection } from 'nats'
 import { parseConfig } from '@sisporta/config'
 import { busNames, type BusNames, type LoadRecord, type SisportaConfig } from '@sisporta/contracts'
-import { deprovisionBus } from '@sisporta/nats'
+import { LoadRegistry, deprovisionBus } from '@sisporta/nats'
 import type { Test } from 'tap'
-import { compareStream, issueToken, launchService, runSisporta, type CliResult, type RunningService } from '@sisporta/cli'
+import { issueToken, launchService, runSisporta, type CliResult, type RunningService } from '@sisporta/cli'
 import { TEST_MYSQL_SERVER, TEST_NATS_URL, randomId } from '@sisporta/testkit'
+import { expectMirror as expectMirrorOf } from './mirror-check.js'
 
 /** Everything one end-to-end test run owns: databases, namespace, config, the four service processes. */
 export interface Pipeline {
@@ -26,13 +27,22 @@ export interface Pipeline {
   readonly token: string
   /** Runs `sisporta …` as a separate process with the pipeline's environment. */
   cli(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>
-  /** Starts (or restarts) one service as a separate process. */
-  start(name: string, extraEnv?: Record<string, string>): Promise<RunningService>
+  /**
+   * Starts (or restarts) one service as a separate process, known in `services` (and its log
+   * file) as `as`: `start('persister', {}, 'persister-2')` adds a second persister replica.
+   */
+  start(name: string, extraEnv?: Record<string, string>, as?: string): Promise<RunningService>
   /** `sisporta extract --stream NAME --mode full --wait` as a separate process. */
   extract(stream: string, extra?: string[]): Promise<CliResult>
-  /** Every load of a stream, from `sisporta loads list --json`. */
+  /** Every (trusted) load of a stream, oldest first, read from the registry in this process. */
   loads(stream: string): Promise<LoadRecord[]>
-  /** Compares every stream (or one) source vs target, value for value, with one assertion each. */
+  /** The same from `sisporta loads list --stream NAME --json`, as an operator sees it. */
+  loadsViaCli(stream: string): Promise<LoadRecord[]>
+  /**
+   * Compares every stream (or one) source vs target with the independent mirror check
+   * (tests/support/mirror-check.ts: the databases' own comparison, never sisporta's readers),
+   * every row and mapped column, one assertion per stream.
+   */
   expectMirror(t: Test, only?: string): Promise<void>
 }
 
@@ -55,6 +65,8 @@ export async function startPipeline (t: Teardown, options: {
   configYaml: string
   /** Fills the MariaDB source database (unused when `sourceUrl` points elsewhere). */
   fillSource?: (sql: Connection) => Promise<void>
+  /** Creates the target's own tables before `sisporta migrate` runs, as the application's migration would. */
+  prepareTarget?: (sql: Connection) => Promise<void>
   /** Another source (a PostgreSQL database, say) instead of the MariaDB one. */
   sourceUrl?: string
   env?: Record<string, string>
@@ -67,17 +79,25 @@ export async function startPipeline (t: Teardown, options: {
   nc?: NatsConnection
   /** Environment of one service only, over `env` (e.g. its own NATS identity). */
   serviceEnv?: Record<string, Record<string, string>>
+  /**
+   * The MySQL server of the target database (`mysql://root@127.0.0.1:PORT`: a private server a
+   * fault test restarts, say); default the local test server, where the source database is.
+   */
+  targetServer?: string
 }): Promise<Pipeline> {
   const id = randomId()
   const namespace = options.namespace ?? `e2e_${id}`
   const names = busNames(namespace)
   const sourceDb = `sisporta_e2e_src_${id}`
   const targetDb = `sisporta_e2e_tgt_${id}`
+  const targetServer = options.targetServer ?? TEST_MYSQL_SERVER
   const admin = await createConnection({ uri: TEST_MYSQL_SERVER, multipleStatements: true })
-  await admin.query(`CREATE DATABASE \`${sourceDb}\` CHARACTER SET utf8mb4; CREATE DATABASE \`${targetDb}\` CHARACTER SET utf8mb4`)
+  const targetAdmin = targetServer === TEST_MYSQL_SERVER ? admin : await createConnection({ uri: targetServer })
+  await admin.query(`CREATE DATABASE \`${sourceDb}\` CHARACTER SET utf8mb4`)
+  await targetAdmin.query(`CREATE DATABASE \`${targetDb}\` CHARACTER SET utf8mb4`)
   const exact = { supportBigNumbers: true, bigNumberStrings: true, decimalNumbers: false, dateStrings: true, charset: 'utf8mb4_unicode_ci' } as const
   const sourceUrl = options.sourceUrl ?? `${TEST_MYSQL_SERVER}/${sourceDb}`
-  const targetUrl = `${TEST_MYSQL_SERVER}/${targetDb}`
+  const targetUrl = `${targetServer}/${targetDb}`
   const source = await createConnection({ uri: `${TEST_MYSQL_SERVER}/${sourceDb}`, ...exact })
   const target = await createConnection({ uri: targetUrl, ...exact })
   const nc = options.nc ?? await connect({ servers: TEST_NATS_URL })
@@ -104,30 +124,50 @@ export async function startPipeline (t: Teardown, options: {
     await deprovisionBus(nc, names).catch(() => {})
     await nc.close()
     await source.end()
-    await target.end()
-    await admin.query(`DROP DATABASE IF EXISTS \`${sourceDb}\`; DROP DATABASE IF EXISTS \`${targetDb}\``)
+    // a target server the test restarted has closed these already
+    await target.end().catch(() => {})
+    await targetAdmin.query(`DROP DATABASE IF EXISTS \`${targetDb}\``).catch(() => {})
+    if (targetAdmin !== admin) await targetAdmin.end().catch(() => {})
+    await admin.query(`DROP DATABASE IF EXISTS \`${sourceDb}\``)
     await admin.end()
   })
   await options.fillSource?.(source)
+  await options.prepareTarget?.(target)
 
   const cli = async (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => await runSisporta(args, { ...env, ...extraEnv })
-  const start = async (name: string, extraEnv: Record<string, string> = {}): Promise<RunningService> => {
-    const service = await launchService(name, { ...env, ...options.serviceEnv?.[name], ...extraEnv }, join(dir, `${name}.log`))
-    services.set(name, service)
+  const start = async (name: string, extraEnv: Record<string, string> = {}, as = name): Promise<RunningService> => {
+    // a generous ceiling: on a loaded machine a service (TypeScript compiled on the fly) may take long to start
+    const service = await launchService(name, { ...env, ...options.serviceEnv?.[name], ...extraEnv }, join(dir, `${as}.log`), { readyTimeoutMs: 180_000 })
+    services.set(as, service)
     if (name === 'gateway') env.SISPORTA_GATEWAY_URL = service.url
     return service
   }
   const migrated = await cli(['migrate'])
   if (migrated.code !== 0) throw new Error(`migrate failed: ${migrated.stderr}`)
-  for (const name of options.services ?? ['gateway', 'persister', 'reconciler']) await start(name)
+  // The first service alone (it may be the one whose NATS identity provisions the bus), then the
+  // gateway (its URL goes into `env`, for an extractor), then the rest at once.
+  const [first, ...rest] = options.services ?? ['gateway', 'persister', 'reconciler']
+  if (first !== undefined) await start(first)
+  if (rest.includes('gateway')) await start('gateway')
+  await Promise.all(rest.filter((name) => name !== 'gateway').map(async (name) => await start(name)))
   const extract = async (stream: string, extra: string[] = []): Promise<CliResult> =>
     await cli(['extract', '--stream', stream, '--mode', 'full', '--wait', '--timeout', '120s', ...extra])
-  const loads = async (stream: string): Promise<LoadRecord[]> => JSON.parse((await cli(['loads', 'list', '--stream', stream, '--json'])).stdout) as LoadRecord[]
-  const expectMirror = async (t: Test, only?: string): Promise<void> => {
-    for (const stream of config.streams.filter((s) => only === undefined || s.name === only)) {
-      const cmp = await compareStream(stream, sourceUrl, targetUrl)
-      t.ok(cmp.equal, `${stream.name}: target equals source value for value (${cmp.sourceRows} rows, ${cmp.targetRows} in target)`, { examples: cmp.examples })
-    }
+  // in this process, through the pipeline's own connection: tests poll it, and a CLI process per
+  // look would cost a second of CPU each (`loadsViaCli` is the operator's view, for a test of it)
+  let registry: LoadRegistry | undefined
+  const loads = async (stream: string): Promise<LoadRecord[]> => {
+    registry ??= await LoadRegistry.bind(nc, names)
+    return await registry.list({ stream })
   }
-  return { dir, env, config, names, nc, source, target, sourceUrl, targetUrl, services, token, cli, start, extract, loads, expectMirror }
+  const loadsViaCli = async (stream: string): Promise<LoadRecord[]> => {
+    const listed = await cli(['loads', 'list', '--stream', stream, '--json'])
+    if (listed.code !== 0) throw new Error(`sisporta loads list failed (exit ${listed.code}): ${listed.stderr}`)
+    return JSON.parse(listed.stdout) as LoadRecord[]
+  }
+  const expectMirror = async (t: Test, only?: string): Promise<void> => {
+    const streams = config.streams.filter((s) => only === undefined || s.name === only)
+    if (streams.length === 0) throw new Error(`expectMirror: no stream named '${only ?? ''}'`)
+    await expectMirrorOf(t, streams, { sourceUrl, targetUrl })
+  }
+  return { dir, env, config, names, nc, source, target, sourceUrl, targetUrl, services, token, cli, start, extract, loads, loadsViaCli, expectMirror }
 }

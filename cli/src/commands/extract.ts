@@ -1,7 +1,7 @@
 import { requireSetting } from '@sisporta/config'
 import { isSuccessfulLoad, type LoadRecord } from '@sisporta/contracts'
 import { createSourceDialect } from '@sisporta/source'
-import { gatewayClientFrom, runLoad, waitForLoad, type LoadProgress } from '@sisporta/extractor'
+import { ExtractError, gatewayClientFrom, runLoad, waitForLoad, type LoadProgress } from '@sisporta/extractor'
 import type { Logger } from '@sisporta/observability'
 import type { Command } from './command.js'
 import { loadContext } from './context.js'
@@ -13,7 +13,10 @@ const TIMEOUT = /^([1-9][0-9]*)(s|m|h)$/
 /**
  * `sisporta extract --stream NAME [--mode full|incremental] [--wait] [--timeout 6h] [--allow-writable-login]`: one load
  * now. Without --wait it exits once the load is sealed; with --wait once it is applied (and
- * reconciled, for a full load) — exit 1 if it ends otherwise, e.g. held by the delete guard.
+ * reconciled, for a full load) — exit 1 if it ends otherwise: held by the delete guard, failed
+ * because a batch was dead-lettered (the message names the letter and `sisporta dlq show N`).
+ * Any failure while sending — and SIGINT / SIGTERM — abandons the load at once (exit 1); a
+ * second signal exits without waiting for that.
  */
 export const extractCommand: Command = {
   options: {
@@ -37,29 +40,66 @@ export const extractCommand: Command = {
 
     const gateway = gatewayClientFrom(settings, log)
     const source = createSourceDialect(requireSetting(settings.sourceUrl, 'SISPORTA_SOURCE_URL'), { log, allowWritableLogin: values['allow-writable-login'] === true || settings.allowWritableLogin })
-    const started = Date.now()
-    let sealed: LoadRecord
+    const interrupt = onInterrupt()
     try {
-      sealed = await runLoad({ source, gateway, log }, stream, {
-        mode,
-        batchSize: stream.batchSize ?? settings.batchSize,
-        inFlight: settings.inFlight,
-        maxBatchBytes: settings.maxBatchBytes,
-        onProgress: progressPrinter() ?? progressLogger(log.child({ stream: stream.name }))
-      })
-    } finally {
-      await source.close()
-    }
-    if (process.stderr.isTTY) process.stderr.write('\n')
-    const seconds = (Date.now() - started) / 1000
-    process.stdout.write(`${describeLoad(sealed)} · read and sent in ${seconds.toFixed(1)} s (${Math.round((sealed.rows ?? 0) / Math.max(seconds, 0.001))} rows/s)\n`)
-    if (values.wait !== true) return 0
+      const started = Date.now()
+      let sealed: LoadRecord
+      try {
+        sealed = await runLoad({ source, gateway, log }, stream, {
+          mode,
+          batchSize: stream.batchSize ?? settings.batchSize,
+          inFlight: settings.inFlight,
+          maxBatchBytes: settings.maxBatchBytes,
+          onProgress: progressPrinter() ?? progressLogger(log.child({ stream: stream.name })),
+          signal: interrupt.signal
+        })
+      } finally {
+        await source.close()
+      }
+      if (process.stderr.isTTY) process.stderr.write('\n')
+      const seconds = (Date.now() - started) / 1000
+      process.stdout.write(`${describeLoad(sealed)} · read and sent in ${seconds.toFixed(1)} s (${Math.round((sealed.rows ?? 0) / Math.max(seconds, 0.001))} rows/s)\n`)
+      if (values.wait !== true) return 0
 
-    const final = await waitForLoad(gateway, sealed, { timeoutMs, onChange: (l) => process.stdout.write(`  → ${l.state}\n`) })
-    process.stdout.write(`${describeLoad(final)} · done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
-    if (isSuccessfulLoad(final)) return 0
-    if (final.state === 'held') throw new WorkFailed('SIS_CLI_LOAD_HELD', heldMessage(final))
-    throw new WorkFailed('SIS_CLI_LOAD_FAILED', `load ${final.id} of stream '${final.stream}' ended ${final.state}${final.reason !== undefined ? `: ${final.reason}` : ''}`)
+      let final: LoadRecord
+      try {
+        final = await waitForLoad(gateway, sealed, { timeoutMs, onChange: (l) => process.stdout.write(`  → ${l.state}\n`), signal: interrupt.signal })
+      } catch (err) {
+        if (!interrupt.signal.aborted) throw err
+        // a sealed load is the pipeline's now: it goes on whether anyone waits or not
+        throw new ExtractError('SIS_EXTRACT_INTERRUPTED', `${(interrupt.signal.reason as Error).message} while waiting; load ${sealed.id} of stream '${sealed.stream}' is sealed and goes on (sisporta loads show ${sealed.id})`)
+      }
+      process.stdout.write(`${describeLoad(final)} · done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+      if (isSuccessfulLoad(final)) return 0
+      if (final.state === 'held') throw new WorkFailed('SIS_CLI_LOAD_HELD', heldMessage(final))
+      throw new WorkFailed('SIS_CLI_LOAD_FAILED', `load ${final.id} of stream '${final.stream}' ended ${final.state}${final.reason !== undefined ? `: ${final.reason}` : ''}`)
+    } finally {
+      interrupt.dispose()
+    }
+  }
+}
+
+/**
+ * SIGINT and SIGTERM abort the signal (the load in progress is abandoned at once, with the
+ * reason); a second one exits at once, leaving the load to SISPORTA_OPEN_TIMEOUT.
+ */
+function onInterrupt (): { signal: AbortSignal, dispose: () => void } {
+  const controller = new AbortController()
+  const handler = (name: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`sisporta: ${name} again: exiting without abandoning the load [SIS_EXTRACT_INTERRUPTED]\n`)
+      process.exit(1)
+    }
+    controller.abort(new ExtractError('SIS_EXTRACT_INTERRUPTED', `interrupted by ${name}`))
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', handler)
+      process.off('SIGTERM', handler)
+    }
   }
 }
 

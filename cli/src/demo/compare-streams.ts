@@ -1,4 +1,5 @@
 import type { StreamConfig, WireType, WireValue } from '@sisporta/contracts'
+import { quoteId } from '@sisporta/db'
 import { createSourceDialect, keyOf, streamPages, type SourceDialect, type WireRow } from '@sisporta/source'
 
 export interface StreamComparison {
@@ -22,9 +23,9 @@ export interface StreamComparison {
  */
 export function targetAsSource (stream: StreamConfig): StreamConfig {
   const columns = stream.columns.map((c) => ({ ...c, from: c.name }))
-  const list = columns.map((c) => `\`${c.name}\``).join(', ')
+  const list = columns.map((c) => quoteId(c.name)).join(', ')
   const source = stream.deletes === 'soft'
-    ? { query: `SELECT ${list} FROM \`${stream.target.table}\` WHERE \`_sisporta_deleted_at\` IS NULL` }
+    ? { query: `SELECT ${list} FROM ${quoteId(stream.target.table)} WHERE ${quoteId('_sisporta_deleted_at')} IS NULL` }
     : { table: stream.target.table }
   return { ...stream, source, columns }
 }

@@ -78,9 +78,11 @@ function describeError (raw: unknown, error: ValueError): string {
   } else if (parts.length > 0) {
     where = `key '${parts.join('.')}'`
   }
+  // a pattern's own text says little ('^[^\u0000-…]{0,63}…'): its schema's description says what it wants
+  const described = typeof error.schema.pattern === 'string' && typeof error.schema.description === 'string' ? `expected ${error.schema.description}` : error.message
   const what = error.message.includes('Unexpected property')
     ? 'unknown key'
-    : `${error.message}${error.value !== undefined && typeof error.value !== 'object' ? ` (got ${JSON.stringify(error.value)})` : ''}`
+    : `${described}${error.value !== undefined && typeof error.value !== 'object' ? ` (got ${JSON.stringify(error.value)})` : ''}`
   return where === '' ? what : `${where}: ${what}`
 }
 

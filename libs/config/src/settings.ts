@@ -67,6 +67,12 @@ export interface Settings {
   /** PEM certificate and key (content or file path); with both set the gateway serves HTTPS. */
   readonly tlsCert: string | undefined
   readonly tlsKey: string | undefined
+  /**
+   * TEST HOOK, off by default (SISPORTA_TEST_PAUSE_BEFORE_ACK): the persister holds the first
+   * batch with this number after its commit and before its ack, so that a fault test can kill it
+   * in exactly that window. Never set in production.
+   */
+  readonly testPauseBeforeAck: number | undefined
 }
 
 /**
@@ -145,7 +151,8 @@ export function readSettings (env: Env = process.env): Settings {
     gatewayMaxInFlightPerToken: int(env, 'SISPORTA_GATEWAY_MAX_IN_FLIGHT_PER_TOKEN', Math.max(1, Math.ceil(gatewayMaxInFlight / 2)), 1, 10000),
     gatewayBodyTimeoutSec: int(env, 'SISPORTA_GATEWAY_BODY_TIMEOUT', 30, 1, 3600),
     tlsCert: env.SISPORTA_TLS_CERT,
-    tlsKey: env.SISPORTA_TLS_KEY
+    tlsKey: env.SISPORTA_TLS_KEY,
+    testPauseBeforeAck: optional(env, 'SISPORTA_TEST_PAUSE_BEFORE_ACK') === undefined ? undefined : int(env, 'SISPORTA_TEST_PAUSE_BEFORE_ACK', 0, 0, 2147483646)
   })
 }
 

@@ -65,7 +65,8 @@ t.test('config – missing column mapping and key problems', async (t) => {
   t.match(bad(good.replace('type: string }', 'type: float }')), { code: 'SIS_CFG_KEY_TYPE' })
   t.match(bad(good.replace('{ name: price,      from: Preco,', '{ name: sku,      from: Preco,')), { code: 'SIS_CFG_DUPLICATE_COLUMN' })
   t.match(bad(good.replace('precision: 19, scale: 4', 'precision: 4, scale: 19')), { code: 'SIS_CFG_COLUMN', message: /scale 19 is larger than precision 4/ })
-  t.match(bad(good.replace('type: datetime', 'type: datetime, precision: 3')), { code: 'SIS_CFG_COLUMN', message: /only decimal columns have precision/ })
+  t.match(bad(good.replace('type: datetime', 'type: datetime, scale: 3')), { code: 'SIS_CFG_COLUMN', message: /columns\[2\] \(updated_at\), key 'scale': only decimal columns have a scale/ })
+  t.match(bad(good.replace('type: string }', 'type: string, precision: 3 }')), { code: 'SIS_CFG_COLUMN', message: /key 'precision': only decimal \(total digits\) and datetime \(fractional-second digits\) columns have a precision/ })
 })
 
 t.test('config – invalid YAML and unreadable files name the file', async (t) => {

@@ -1,5 +1,5 @@
 import type { StreamConfig } from './config-schema.js'
-import { DECIMAL_DEFAULTS, checkWireValue, type WireColumnSpec, type WireStringForm } from './wire-types.js'
+import { DATETIME_DEFAULTS, DECIMAL_DEFAULTS, checkWireValue, type WireColumnSpec, type WireStringForm } from './wire-types.js'
 
 /** Where and why a batch body does not fit its stream. */
 export interface BatchProblem {
@@ -14,12 +14,15 @@ export type BatchChecker = (body: { columns: readonly string[], rows: readonly u
 /**
  * Builds the check of a batch body against one stream's declared columns: every column known,
  * none twice, every key column present; every row as long as the column list; every value of
- * its column's wire type; no NULL in a key column or a `nullable: false` column. Returns the
- * first problem found, so the error names the row and the column.
+ * its column's wire type (decimals within their precision and scale, datetimes within their
+ * fractional digits); no NULL in a key column or a `nullable: false` column. Returns the first
+ * problem found, so the error names the row and the column.
  *
  * `form` says how the body's strings hold their text (see {@link WireStringForm}): the verdict
- * is the same for a body parsed either way (configured column names are ASCII identifiers, the
- * same in both forms); messages quote names and values as they are.
+ * is the same for a body parsed either way; messages quote names and values as they are. A
+ * configured column name that is not ASCII (`Preço`) matches only a body in the `'text'` form:
+ * the gateway parses a body whose names are not all ASCII that way (its latin1 fast path
+ * declines them), and answers only with that parse's verdict.
  *
  * @example
  * const check = createBatchChecker(stream)
@@ -31,7 +34,8 @@ export function createBatchChecker (stream: StreamConfig, form: WireStringForm =
   const keys = new Set(stream.target.key)
   for (const c of stream.columns) {
     const decimal = c.type === 'decimal' ? { precision: c.precision ?? DECIMAL_DEFAULTS.precision, scale: c.scale ?? DECIMAL_DEFAULTS.scale } : {}
-    specs.set(c.name, { ...c, ...decimal, nullable: !keys.has(c.name) && c.nullable !== false })
+    const datetime = c.type === 'datetime' ? { precision: c.precision ?? DATETIME_DEFAULTS.precision } : {}
+    specs.set(c.name, { ...c, ...decimal, ...datetime, nullable: !keys.has(c.name) && c.nullable !== false })
   }
   return (body) => {
     const seen = new Set<string>()

@@ -1,19 +1,29 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { WIRE_TYPES } from './wire-types.js'
+import { MYSQL_IDENTIFIER_PATTERN } from './names.js'
 
-const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'lower-case identifier: [a-z][a-z0-9_]*' })
+/** Stream names: they go into subjects, scopes, KV keys and metric labels. */
+const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'a lower-case identifier [a-z][a-z0-9_]* of at most 63 characters' })
+/** Target table and column names: any MySQL identifier (see MYSQL_IDENTIFIER_PATTERN), always quoted. */
+const TargetIdentifier = Type.String({
+  pattern: MYSQL_IDENTIFIER_PATTERN.source,
+  description: 'a MySQL name: 1 to 64 characters, none a control character or above U+FFFF, no trailing space'
+})
 /** A source or target object name: `table`, `schema.table` or `db.schema.table`, as the engine spells it. */
 const ObjectName = Type.String({ minLength: 1, maxLength: 384, pattern: '^[^;\'"`\\[\\]\\s]+(\\.[^;\'"`\\[\\]\\s]+){0,2}$' })
 const ColumnName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[^;\'"`\\[\\]\\.]+$' })
 
 export const ColumnMappingSchema = Type.Object({
-  /** Target column. */
-  name: Identifier,
+  /** Target column (any MySQL column name, as the target table spells it). */
+  name: TargetIdentifier,
   /** Source column (or alias of a `query:` stream). */
   from: ColumnName,
   type: Type.Union(WIRE_TYPES.map((t) => Type.Literal(t))),
-  /** decimal: total digits (default 38 when the target table is created by sisporta). */
-  precision: Type.Optional(Type.Integer({ minimum: 1, maximum: 65 })),
+  /**
+   * decimal: total digits, 1–65 (default 38). datetime: fractional-second digits, 0–6 (default
+   * 6), as the target's DATETIME(n): a value with a non-zero digit beyond them is refused.
+   */
+  precision: Type.Optional(Type.Integer({ minimum: 0, maximum: 65 })),
   /** decimal: digits after the point (default 10 when the target table is created by sisporta). */
   scale: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 })),
   /** string: maximum characters; binary: maximum bytes. */
@@ -34,13 +44,14 @@ export const StreamSourceSchema = Type.Object({
 }, { additionalProperties: false })
 
 export const StreamTargetSchema = Type.Object({
-  table: Identifier,
+  /** Target table (any MySQL table name, case as written). */
+  table: TargetIdentifier,
   /** Target columns that identify a row (the primary key of the target table). */
-  key: Type.Array(Identifier, { minItems: 1 })
+  key: Type.Array(TargetIdentifier, { minItems: 1 })
 }, { additionalProperties: false })
 
 /** An interval: `30s`, `15m`, `6h`, `1d`. */
-export const DurationSchema = Type.String({ pattern: '^[1-9][0-9]*(s|m|h|d)$', description: 'interval such as 30s, 15m, 6h, 1d' })
+export const DurationSchema = Type.String({ pattern: '^[1-9][0-9]*(s|m|h|d)$', description: 'an interval such as 30s, 15m, 6h, 1d' })
 
 export const StreamScheduleSchema = Type.Object({
   /** Run a full load this often (`sisporta extractor` daemon). */
@@ -61,7 +72,13 @@ export const StreamConfigSchema = Type.Object({
   /** Rows per batch for this stream (overrides SISPORTA_BATCH_SIZE). */
   batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 50000 })),
   /** When the extractor daemon loads this stream on its own. */
-  schedule: Type.Optional(StreamScheduleSchema)
+  schedule: Type.Optional(StreamScheduleSchema),
+  /**
+   * Streams whose target rows this stream's target rows refer to (foreign keys): the extractor
+   * daemon has their loads applied before it loads this stream, and the reconciler lets this
+   * stream's deletes go first when theirs are refused by a foreign key.
+   */
+  dependsOn: Type.Optional(Type.Array(Identifier, { uniqueItems: true }))
 }, { additionalProperties: false })
 
 export const ConfigFileSchema = Type.Object({
@@ -82,6 +99,8 @@ export interface StreamConfig {
   readonly maxDeleteRatio: number
   readonly batchSize?: number
   readonly schedule?: Readonly<Static<typeof StreamScheduleSchema>>
+  /** Names of the streams this one depends on (its foreign keys point at their targets). */
+  readonly dependsOn?: readonly string[]
 }
 
 /** Milliseconds of a {@link DurationSchema} string. */

@@ -40,6 +40,19 @@ export const SealBodySchema = Type.Object({
   rows: Type.Integer({ minimum: 0, maximum: MAX_LOAD_ROWS })
 }, { additionalProperties: false })
 
+/** Longest reason an abandon may state (a longer one is cut by the extractor before sending). */
+export const MAX_ABANDON_REASON = 2000
+
+/**
+ * `POST /v1/streams/:stream/loads/:loadId/abandon` — the extractor gives up its own open load at
+ * once (a source value it cannot convert, a batch the gateway refused, a crash, SIGTERM) instead
+ * of leaving it open until SISPORTA_OPEN_TIMEOUT. Answered `200 { load }`; repeating it is harmless.
+ */
+export const AbandonLoadBodySchema = Type.Object({
+  /** Why, for the load record and the operator: the extractor's error, with its code. */
+  reason: Type.String({ minLength: 1, maxLength: MAX_ABANDON_REASON })
+}, { additionalProperties: false })
+
 export const BatchReplySchema = Type.Object({
   stream: Type.String(),
   loadId: Type.Integer(),
@@ -62,6 +75,7 @@ export const ErrorReplySchema = Type.Object({
 export type OpenLoadBody = Static<typeof OpenLoadBodySchema>
 export type BatchBody = Static<typeof BatchBodySchema>
 export type SealBody = Static<typeof SealBodySchema>
+export type AbandonLoadBody = Static<typeof AbandonLoadBodySchema>
 export type BatchReply = Static<typeof BatchReplySchema>
 export type LoadReply = Static<typeof LoadReplySchema>
 export type ErrorReply = Static<typeof ErrorReplySchema>

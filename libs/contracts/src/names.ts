@@ -10,6 +10,41 @@
 export const NAMESPACE_PATTERN = /^[a-z][a-z0-9_]{0,31}$/
 export const STREAM_NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/
 
+/** Longest MySQL table or column name, in characters. */
+export const MYSQL_IDENTIFIER_MAX = 64
+
+/**
+ * What sisporta accepts as a target table or column name: what MySQL and MariaDB accept as a
+ * quoted identifier, minus control characters. 1 to 64 characters of Unicode's Basic
+ * Multilingual Plane (MySQL refuses NUL and characters above U+FFFF: here, any UTF-16 surrogate),
+ * no control character (U+0000–U+001F, U+007F–U+009F: they would make messages and logs
+ * ambiguous, and no real schema has one), not ending with a space (MySQL refuses that). So
+ * `Album`, `InvoiceLine`, `2024_sales`, `Preço Unitário`, `a$b` and even `` we`ird `` are names;
+ * sisporta quotes every one (backticks, a backtick doubled) wherever it writes SQL.
+ *
+ * Case is kept as written: MySQL compares column names without case, and table names with or
+ * without case depending on `lower_case_table_names`; sisporta uses the name as the config
+ * spells it.
+ */
+export const MYSQL_IDENTIFIER_PATTERN = /^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]{0,63}[^\u0000-\u001f\u007f-\u009f\ud800-\udfff ]$/
+
+/**
+ * Why `name` is not a target table or column name sisporta accepts (see
+ * {@link MYSQL_IDENTIFIER_PATTERN}), or `undefined` when it is one.
+ *
+ * @example
+ * mysqlIdentifierProblem('InvoiceLine') // undefined
+ * mysqlIdentifierProblem('Name ')       // 'ends with a space (MySQL refuses that)'
+ */
+export function mysqlIdentifierProblem (name: string): string | undefined {
+  if (name.length === 0) return 'is empty'
+  if (name.length > MYSQL_IDENTIFIER_MAX) return `is longer than ${MYSQL_IDENTIFIER_MAX} characters`
+  if (/[\ud800-\udfff]/.test(name)) return 'has a character outside the Basic Multilingual Plane (above U+FFFF), which MySQL refuses in names'
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'has a control character'
+  if (name.endsWith(' ')) return 'ends with a space (MySQL refuses that)'
+  return undefined
+}
+
 export interface BusNames {
   readonly namespace: string
   /** Subject one stream's batches are published on. */

@@ -37,6 +37,13 @@ export type WireJson = { [key: string]: unknown } | unknown[]
 export const DECIMAL_DEFAULTS = Object.freeze({ precision: 38, scale: 10 })
 
 /**
+ * Fractional-second digits a datetime column has when the config declares no `precision`: the
+ * wire's microseconds, `DATETIME(6)`. A column may declare fewer (0–6) to match an existing
+ * target (`DATETIME` is `DATETIME(0)`); values must then have no non-zero digit beyond them.
+ */
+export const DATETIME_DEFAULTS = Object.freeze({ precision: 6 })
+
+/**
  * How the strings of a parsed body hold their text. `'text'`: as JavaScript strings of it, what
  * JSON.parse of the decoded body gives. `'utf8-bytes'`: one char (U+0000–U+00FF) per byte of its
  * UTF-8 encoding, what JSON.parse gives of a body read as latin1 that has no `\u` escape (the
@@ -48,7 +55,7 @@ export type WireStringForm = 'text' | 'utf8-bytes'
 /** Per-column facts a value check needs beyond its type. */
 export interface WireColumnSpec {
   readonly type: WireType
-  /** decimal: total digits. */
+  /** decimal: total digits. datetime: fractional-second digits the target keeps (0–6). */
   readonly precision?: number
   /** decimal: digits after the point. */
   readonly scale?: number
@@ -125,6 +132,15 @@ function isDatetime (s: string): boolean {
   if (n === 19) return true
   if (s.charCodeAt(19) !== DOT) return false
   for (let i = 20; i < n; i++) if (digitAt(s, i) < 0) return false
+  return true
+}
+
+/**
+ * Whether a valid datetime's fraction fits `precision` digits: every digit after the first
+ * `precision` is a zero (`.500` fits 1, `.000` fits 0: trailing zeros change nothing).
+ */
+function fitsFraction (value: string, precision: number): boolean {
+  for (let i = 20 + precision; i < value.length; i++) if (value.charCodeAt(i) !== 0x30) return false
   return true
 }
 
@@ -242,6 +258,9 @@ export function checkWireValue (spec: WireColumnSpec, value: unknown, form: Wire
     case 'datetime':
       if (typeof value !== 'string') return `expected a datetime 'YYYY-MM-DDTHH:MM:SS[.ffffff]', got ${describe(value)}`
       if (!isDatetime(value)) return `'${truncate(value)}' is not a datetime 'YYYY-MM-DDTHH:MM:SS[.ffffff]' without zone`
+      if (spec.precision !== undefined && !fitsFraction(value, spec.precision)) {
+        return `'${value}' has fractional seconds beyond the column's ${spec.precision} digit${spec.precision === 1 ? '' : 's'} (datetime precision ${spec.precision}); it would be rounded or cut`
+      }
       return undefined
     case 'uuid':
       if (typeof value !== 'string' || !UUID.test(value)) return `expected a lower-case uuid, got ${describe(value)}`

@@ -1,12 +1,15 @@
 import { createPool, format, type PoolOptions } from 'mysql2'
-import { CompiledQuery, Kysely, MysqlDialect } from 'kysely'
+import { CompiledQuery, Kysely, MysqlDialect, type MysqlPool } from 'kysely'
 import type { SisportaDatabase } from './schema.js'
 import { DbError } from './errors.js'
+import { mysqlConnectError, type MysqlEndpoint } from './connect-error.js'
 import { pinnedPool } from './pinned-session.js'
 
 export interface CreateDbOptions {
   /** Connections in the pool. */
   poolSize?: number
+  /** The setting the URL comes from, named when a connection fails (default `SISPORTA_MYSQL_URL`). */
+  setting?: string
 }
 
 /**
@@ -60,15 +63,18 @@ function formatQuery (sql: string, values: unknown): string {
  * binary collation, strict sql_mode, UTC — and reads it back before its first statement; one
  * whose session differs (a server that imposes its character set, an `init_connect` that
  * switches it) is refused with `SIS_DB_SESSION` naming the setting and its value, and nothing
- * is written through it (see `pinnedPool`).
+ * is written through it (see `pinnedPool`). A connection that cannot be opened fails with
+ * `SIS_DB_CONNECT`, `SIS_DB_LOGIN` or `SIS_DB_TLS` naming the setting, host:port, user and the
+ * driver's reason, never the password (see `mysqlConnectError`).
  *
  * @example
  * const db = createDb('mysql://sisporta@127.0.0.1:3306/sisporta', { poolSize: 4 })
  * await db.selectFrom('sisporta_batches').selectAll().execute()
  */
 export function createDb (url: string, options: CreateDbOptions = {}): Kysely<SisportaDatabase> {
-  const pool = createPool({ ...exactPoolOptions(url), connectionLimit: options.poolSize ?? 4, waitForConnections: true })
-  return new Kysely<SisportaDatabase>({ dialect: new MysqlDialect({ pool: pinnedPool(pool) }) })
+  const poolOptions = exactPoolOptions(url)
+  const pool = createPool({ ...poolOptions, connectionLimit: options.poolSize ?? 4, waitForConnections: true })
+  return new Kysely<SisportaDatabase>({ dialect: new MysqlDialect({ pool: codedConnectErrors(pinnedPool(pool), endpointOf(poolOptions, options.setting)) }) })
 }
 
 /** Creates the database named in the URL if it does not exist yet. */
@@ -76,10 +82,29 @@ export async function ensureDatabase (url: string): Promise<void> {
   const options = exactPoolOptions(url)
   const database = options.database
   if (database === undefined) throw new DbError('SIS_DB_URL', 'SISPORTA_MYSQL_URL must name a database (mysql://user@host:3306/DATABASE)')
-  const server = new Kysely<unknown>({ dialect: new MysqlDialect({ pool: pinnedPool(createPool({ ...options, database: undefined, connectionLimit: 1 })) }) })
+  const endpoint = { ...endpointOf(options), database: undefined }
+  const server = new Kysely<unknown>({ dialect: new MysqlDialect({ pool: codedConnectErrors(pinnedPool(createPool({ ...options, database: undefined, connectionLimit: 1 })), endpoint) }) })
   try {
     await server.executeQuery(CompiledQuery.raw(`CREATE DATABASE IF NOT EXISTS \`${database.replaceAll('`', '``')}\` CHARACTER SET utf8mb4`))
   } finally {
     await server.destroy()
+  }
+}
+
+function endpointOf (options: PoolOptions, setting = 'SISPORTA_MYSQL_URL'): MysqlEndpoint {
+  return { host: options.host ?? 'localhost', port: options.port ?? 3306, user: options.user ?? '', database: options.database, password: options.password ?? '', setting }
+}
+
+/** A failure to open a connection, as a coded error naming where and why (see `mysqlConnectError`). */
+function codedConnectErrors (pool: MysqlPool, endpoint: MysqlEndpoint): MysqlPool {
+  return {
+    getConnection (callback) {
+      pool.getConnection((err, connection) => {
+        callback(err === null || err === undefined ? err : mysqlConnectError(err, endpoint), connection)
+      })
+    },
+    end (callback) {
+      pool.end(callback)
+    }
   }
 }

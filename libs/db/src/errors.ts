@@ -26,12 +26,22 @@ export const MysqlErrno = Object.freeze({
   BadDb: 1049,
   NoSuchTable: 1146,
   BadField: 1054,
+  /** A NOT NULL column without a default the statement does not name (one added to the table since). */
+  NoDefaultForField: 1364,
+  /** The table's definition changed under the statement. */
+  TableDefChanged: 1412,
   DataTooLong: 1406,
   OutOfRange: 1264,
   TruncatedWrongValue: 1292,
   WrongValueForType: 1366,
   /** MariaDB: a CHECK constraint failed (a JSON column's JSON_VALID). */
-  ConstraintFailed: 4025
+  ConstraintFailed: 4025,
+  /** A foreign key refused a write: the parent row is missing (2: with the constraint named). */
+  NoReferencedRow: 1216,
+  NoReferencedRow2: 1452,
+  /** A foreign key refused a delete: a child row still refers to the row (2: with the constraint named). */
+  RowIsReferenced: 1217,
+  RowIsReferenced2: 1451
 } as const)
 
 const TRANSIENT_ERRNOS: ReadonlySet<number> = new Set([

@@ -1,39 +1,34 @@
 import { sql, type Kysely } from 'kysely'
-import { DECIMAL_DEFAULTS, type SisportaConfig, type StreamConfig } from '@sisporta/contracts'
+import type { SisportaConfig, StreamConfig } from '@sisporta/contracts'
 import { BOOKKEEPING, STAMP, type SisportaDatabase } from './schema.js'
 import { DbError } from './errors.js'
 import { LIVE_INDEX, createTargetTableSql, quoteId } from './target-ddl.js'
+import { keyCollationWarnings } from './key-collation.js'
+import { checkTargetColumns, describeMismatches, readTargetColumns, type TargetColumn } from './target-columns.js'
 
 export interface MigrateReport {
   /** What was done, one line per change, for the CLI to print. Empty when all was in place. */
   readonly changes: string[]
   /**
    * What needs an operator, one line each, for the CLI to print (nothing was changed for them):
-   * a mapped text column that is not utf8mb4, with the ALTER that makes it so. Repeated on
-   * every run until fixed.
+   * a mapped text column that is not utf8mb4, with the ALTER that makes it so; a key column
+   * whose collation treats distinct keys as one (case- or accent-insensitive, PAD SPACE), with the
+   * ALTER that gives it a binary NO PAD collation; a datetime
+   * mapped to a TIMESTAMP column, with the rule it is written under. Repeated on every run
+   * until fixed.
    */
   readonly warnings: string[]
 }
 
-interface ColumnInfo {
-  COLUMN_NAME: string
-  DATA_TYPE: string
-  COLUMN_TYPE: string
-  NUMERIC_PRECISION: string | number | null
-  NUMERIC_SCALE: string | number | null
-  DATETIME_PRECISION: string | number | null
-  CHARACTER_SET_NAME: string | null
-  COLLATION_NAME: string | null
-  IS_NULLABLE: string
-  COLUMN_DEFAULT: string | null
-  COLUMN_COMMENT: string
-}
+/** A target column as information_schema describes it (see target-columns.ts, shared with the persister). */
+type ColumnInfo = TargetColumn
 
 /**
  * Creates sisporta's bookkeeping tables and, per stream, the target table (when missing) or
  * the columns sisporta needs on an existing one (load stamp, soft-delete stamp, the index on the
- * stamp). Checks an existing target against the config: every mapped column must exist, and a
- * decimal or datetime column must keep every digit the stream declares. Idempotent.
+ * stamp). Checks an existing target against the config: every mapped column must exist and
+ * hold every value the stream declares (`checkTargetColumns`: digits of decimals and of
+ * fractional seconds, lengths, integer ranges…). Idempotent.
  *
  * A mapped `string` or `json` column of an existing table whose character set is not utf8mb4
  * is reported in `warnings` with the `ALTER TABLE … MODIFY …` that converts it, keeping its
@@ -59,7 +54,7 @@ export async function migrate (db: Kysely<SisportaDatabase>, config: SisportaCon
   const collation = await pickCollation(db)
   const mariadb = await isMariadb(db)
   for (const stream of config.streams) {
-    const columns = await readColumns(db, stream.target.table)
+    const columns = await readTargetColumns(db, stream.target.table)
     if (columns.size === 0) {
       await sql.raw(createTargetTableSql(stream, collation)).execute(db)
       changes.push(`created table ${stream.target.table} (stream ${stream.name})`)
@@ -67,6 +62,9 @@ export async function migrate (db: Kysely<SisportaDatabase>, config: SisportaCon
     }
     checkExistingColumns(stream, columns)
     warnings.push(...charsetWarnings(stream, columns, collation, mariadb))
+    // key columns that let distinct source keys compare equal ('a' = 'A', 'a' = 'a '): rows would merge
+    warnings.push(...await keyCollationWarnings(db, stream, (column) => modifyToUtf8mb4(stream.target.table, columns.get(column)!, collation, mariadb)))
+    warnings.push(...timestampWarnings(stream, columns))
     if (!columns.has(STAMP.load)) {
       await sql.raw(`ALTER TABLE ${quoteId(stream.target.table)} ADD COLUMN ${quoteId(STAMP.load)} BIGINT NULL, ADD KEY ${quoteId(`${STAMP.load}_idx`)} (${quoteId(STAMP.load)})`).execute(db)
       changes.push(`added ${STAMP.load} to ${stream.target.table}`)
@@ -92,9 +90,14 @@ function charsetWarnings (stream: StreamConfig, columns: Map<string, ColumnInfo>
     const info = columns.get(c.name)
     if (info === undefined || !TEXT_TYPES.has(c.type) || info.CHARACTER_SET_NAME === null || info.CHARACTER_SET_NAME === 'utf8mb4') continue
     // keep the column's kind of comparison: binary stays binary, the rest compares as utf8mb4's general collation
-    const collation = info.COLLATION_NAME?.endsWith('_bin') === true ? binaryCollation : 'utf8mb4_general_ci'
+    // a key column always gets the binary one: keys must compare exactly (see keyCollationWarnings)
+    const collation = info.COLLATION_NAME?.endsWith('_bin') === true || stream.target.key.includes(c.name) ? binaryCollation : 'utf8mb4_general_ci'
+    // utf8mb3 (utf8 before MySQL 8, NVARCHAR / NATIONAL CHAR) holds the Basic Multilingual Plane only
+    const cannotHold = info.CHARACTER_SET_NAME === 'utf8mb3' || info.CHARACTER_SET_NAME === 'utf8'
+      ? 'a character above U+FFFF (emoji, rarer CJK: 4 bytes in UTF-8)'
+      : 'a value it cannot hold (emoji, CJK, most of Unicode)'
     warnings.push(`table '${stream.target.table}', column '${c.name}' (stream ${stream.name}) is ${info.CHARACTER_SET_NAME} (${info.COLLATION_NAME ?? '?'}), not utf8mb4: ` +
-      `a value it cannot hold (emoji, CJK, most of Unicode) is refused and its batch dead-lettered. To hold any text, run: ${modifyToUtf8mb4(stream.target.table, info, collation, mariadb)}`)
+      `${cannotHold} is refused and its batch dead-lettered, naming row and column. To hold any text, run: ${modifyToUtf8mb4(stream.target.table, info, collation, mariadb)}`)
   }
   return warnings
 }
@@ -137,28 +140,27 @@ async function hasIndex (db: Kysely<SisportaDatabase>, table: string, index: str
   return Number(rows[0]?.n ?? 0) > 0
 }
 
-async function readColumns (db: Kysely<SisportaDatabase>, table: string): Promise<Map<string, ColumnInfo>> {
-  const { rows } = await sql<ColumnInfo>`SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, COLLATION_NAME,
-    IS_NULLABLE, COLUMN_DEFAULT, COLUMN_COMMENT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${table}`.execute(db)
-  return new Map(rows.map((r) => [r.COLUMN_NAME, r]))
+/**
+ * A `datetime` mapped to a TIMESTAMP column works, under one rule the operator must know: MySQL
+ * stores a TIMESTAMP as an instant, converting from the writing session's time zone, and
+ * sisporta's sessions are pinned to +00:00 — so the ERP's wall clock is stored as if it were
+ * UTC, and an application reading with another `time_zone` sees it shifted. Values outside
+ * TIMESTAMP's range (1970-01-01 00:00:01 to 2038-01-19 03:14:07) are refused by the server in
+ * strict mode: the batch is dead-lettered naming row and column.
+ */
+function timestampWarnings (stream: StreamConfig, columns: Map<string, ColumnInfo>): string[] {
+  return stream.columns.filter((c) => c.type === 'datetime' && columns.get(c.name)?.DATA_TYPE === 'timestamp').map((c) =>
+    `table '${stream.target.table}', column '${c.name}' (stream ${stream.name}) is a TIMESTAMP: sisporta writes the ERP's wall clock in the time zone +00:00, ` +
+    'so the column holds it as a UTC instant (an application reading it with another time_zone sees it shifted), and a value outside ' +
+    '1970-01-01 00:00:01 … 2038-01-19 03:14:07 is refused and its batch dead-lettered. Use DATETIME unless the ERP\'s clock is UTC.')
 }
 
+/**
+ * Refuses an existing target that cannot hold every value the stream declares, or lacks a mapped
+ * column: the same check the persister makes when it first writes a stream (`checkTargetColumns`).
+ */
 function checkExistingColumns (stream: StreamConfig, columns: Map<string, ColumnInfo>): void {
-  const where = `stream '${stream.name}', target table '${stream.target.table}'`
-  for (const c of stream.columns) {
-    const info = columns.get(c.name)
-    if (info === undefined) throw new DbError('SIS_DB_TARGET_COLUMN', `${where}: column '${c.name}' does not exist (add it, or let sisporta create the table)`)
-    if (c.type === 'decimal') {
-      const precision = c.precision ?? DECIMAL_DEFAULTS.precision
-      const scale = c.scale ?? DECIMAL_DEFAULTS.scale
-      const p = Number(info.NUMERIC_PRECISION)
-      const s = Number(info.NUMERIC_SCALE)
-      if (info.DATA_TYPE !== 'decimal' || s < scale || p - s < precision - scale) {
-        throw new DbError('SIS_DB_TARGET_TYPE', `${where}: column '${c.name}' is ${info.DATA_TYPE}(${p},${s}) but the stream declares decimal(${precision},${scale}); values would be rounded`)
-      }
-    }
-    if (c.type === 'datetime' && info.DATA_TYPE === 'datetime' && Number(info.DATETIME_PRECISION) < 6) {
-      throw new DbError('SIS_DB_TARGET_TYPE', `${where}: column '${c.name}' is datetime(${String(info.DATETIME_PRECISION)}); sisporta needs datetime(6) to keep microseconds`)
-    }
-  }
+  const mismatches = checkTargetColumns(stream, columns)
+  if (mismatches.length === 0) return
+  throw new DbError(mismatches.some((m) => m.actual !== undefined) ? 'SIS_DB_TARGET_TYPE' : 'SIS_DB_TARGET_COLUMN', describeMismatches(stream, mismatches))
 }

@@ -1,6 +1,7 @@
 import type { Pool, PoolConnection } from 'mysql2'
 import type { MysqlPool, MysqlPoolConnection } from 'kysely'
 import { DbError } from './errors.js'
+import { queryReadingWarnings, type WarningConnection } from './statement-warnings.js'
 
 /**
  * The session every sisporta connection works in, set by {@link PIN_SESSION_SQL} and checked by
@@ -17,6 +18,10 @@ import { DbError } from './errors.js'
  *   a literal what mysql2's escaping (Kysely's parameters) assumes they mean.
  * - UTC (sisporta writes DATETIME wall-clock values, which MySQL never shifts, but NOW() should
  *   be unambiguous).
+ * - notes recorded (`sql_notes = 1`, the default a server or `init_connect` may turn off): strict
+ *   mode does not make every change of a value an error — a decimal rounded to the column's
+ *   scale is only a *note* — and a note that was never recorded cannot be read back
+ *   (see `collectWarnings`).
  */
 export const PINNED_SESSION = Object.freeze({
   character_set_client: 'utf8mb4',
@@ -24,14 +29,15 @@ export const PINNED_SESSION = Object.freeze({
   character_set_results: 'utf8mb4',
   collation_connection: 'utf8mb4_bin',
   sql_mode: 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION',
-  time_zone: '+00:00'
+  time_zone: '+00:00',
+  sql_notes: '1'
 } as const)
 
 export type PinnedVariable = keyof typeof PINNED_SESSION
 
 /** The one statement that sets {@link PINNED_SESSION}: SET NAMES covers client, connection and results. */
 export const PIN_SESSION_SQL = `SET NAMES ${PINNED_SESSION.character_set_client} COLLATE ${PINNED_SESSION.collation_connection}, ` +
-  `SESSION sql_mode = '${PINNED_SESSION.sql_mode}', SESSION time_zone = '${PINNED_SESSION.time_zone}'`
+  `SESSION sql_mode = '${PINNED_SESSION.sql_mode}', SESSION time_zone = '${PINNED_SESSION.time_zone}', SESSION sql_notes = ${PINNED_SESSION.sql_notes}`
 
 const VERIFY_SQL = `SELECT ${Object.keys(PINNED_SESSION).map((name) => `@@SESSION.${name} AS ${name}`).join(', ')}`
 
@@ -76,11 +82,13 @@ export async function verifySession (connection: SessionConnection): Promise<voi
 }
 
 function sameSetting (name: PinnedVariable, value: unknown): boolean {
-  if (typeof value !== 'string') return false
+  // sql_notes reads back as a number
+  const text = typeof value === 'number' || typeof value === 'bigint' ? String(value) : value
+  if (typeof text !== 'string') return false
   const expected = PINNED_SESSION[name]
   // sql_mode: the same flags in any order (servers list them in their own order)
-  if (name === 'sql_mode') return sameFlags(value, expected)
-  return value.toLowerCase() === expected.toLowerCase()
+  if (name === 'sql_mode') return sameFlags(text, expected)
+  return text.toLowerCase() === expected.toLowerCase()
 }
 
 function sameFlags (a: string, b: string): boolean {
@@ -105,6 +113,10 @@ async function query (connection: SessionConnection, sql: string): Promise<unkno
  * that cannot be pinned is destroyed, never used, and the caller gets the `SIS_DB_SESSION`
  * error; the next request opens a new connection and checks it again.
  *
+ * Kysely gets each connection behind a thin wrapper whose `query` also reads a statement's
+ * warnings when asked to (`collectWarnings`): Kysely keeps only the affected-row counts of a
+ * statement's OK packet, not its warning count.
+ *
  * (Not Kysely's `onCreateConnection`: a connection whose hook fails stays checked out of the
  * pool there, and its wrapper is remembered as set up.)
  *
@@ -112,7 +124,7 @@ async function query (connection: SessionConnection, sql: string): Promise<unkno
  * new Kysely({ dialect: new MysqlDialect({ pool: pinnedPool(createPool(options)) }) })
  */
 export function pinnedPool (pool: Pool): MysqlPool {
-  const pinned = new WeakSet<PoolConnection>()
+  const pinned = new WeakMap<PoolConnection, MysqlPoolConnection>()
   return {
     getConnection (callback) {
       pool.getConnection((err, connection) => {
@@ -120,13 +132,15 @@ export function pinnedPool (pool: Pool): MysqlPool {
           callback(err, connection as unknown as MysqlPoolConnection)
           return
         }
-        if (pinned.has(connection)) {
-          callback(null, connection as unknown as MysqlPoolConnection)
+        const wrapped = pinned.get(connection)
+        if (wrapped !== undefined) {
+          callback(null, wrapped)
           return
         }
         pinSession(connection as unknown as SessionConnection).then(() => {
-          pinned.add(connection)
-          callback(null, connection as unknown as MysqlPoolConnection)
+          const wrapper = new WarningReadingConnection(connection)
+          pinned.set(connection, wrapper)
+          callback(null, wrapper)
         }, (pinErr: unknown) => {
           connection.destroy()
           callback(pinErr, undefined as unknown as MysqlPoolConnection)
@@ -136,5 +150,40 @@ export function pinnedPool (pool: Pool): MysqlPool {
     end (callback) {
       pool.end(callback)
     }
+  }
+}
+
+/**
+ * A pooled mysql2 connection as Kysely uses it, with `query` reading warnings for
+ * `collectWarnings` (see `queryReadingWarnings`); everything else goes to the connection itself.
+ */
+class WarningReadingConnection implements MysqlPoolConnection {
+  readonly #connection: PoolConnection
+  constructor (connection: PoolConnection) {
+    this.#connection = connection
+  }
+
+  get config (): object {
+    return this.#connection.config
+  }
+
+  get threadId (): number {
+    return this.#connection.threadId
+  }
+
+  connect (callback?: (error: unknown) => void): void {
+    this.#connection.connect(callback)
+  }
+
+  query (sql: string, parameters: unknown, callback?: (error: unknown, result: never) => void): ReturnType<MysqlPoolConnection['query']> {
+    return queryReadingWarnings(this.#connection as unknown as WarningConnection, sql, parameters, callback as ((err: unknown, result: unknown) => void) | undefined) as ReturnType<MysqlPoolConnection['query']>
+  }
+
+  destroy (): void {
+    this.#connection.destroy()
+  }
+
+  release (): void {
+    this.#connection.release()
   }
 }

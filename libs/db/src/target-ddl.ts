@@ -1,11 +1,25 @@
-import { DECIMAL_DEFAULTS, type ColumnMapping, type StreamConfig } from '@sisporta/contracts'
+import { DATETIME_DEFAULTS, DECIMAL_DEFAULTS, mysqlIdentifierProblem, type ColumnMapping, type StreamConfig } from '@sisporta/contracts'
+import { DbError } from './errors.js'
 import { STAMP } from './schema.js'
 
 /** Index of soft-delete tables over (deleted-at, load): the reconciler's scan of live rows. */
 export const LIVE_INDEX = '_sisporta_live_idx'
 
-/** Quotes a MySQL identifier. Names come from the validated config, quoting is belt and braces. */
+/**
+ * Quotes a MySQL identifier: backticks around it, a backtick in it doubled. The one quoting
+ * function for every target table and column name sisporta writes into SQL (DDL, upserts,
+ * deletes, counts, status): names are any MySQL identifier the config accepts (`Album`,
+ * `Preço Unitário`, `` we`ird ``), so every one is quoted, always. A name the config would have
+ * refused (see `mysqlIdentifierProblem`: NUL, control characters, too long…) throws
+ * `SIS_DB_IDENTIFIER` instead of reaching the server.
+ *
+ * @example
+ * quoteId('InvoiceLine') // '`InvoiceLine`'
+ * quoteId('we`ird')      // '`we``ird`'
+ */
 export function quoteId (name: string): string {
+  const problem = mysqlIdentifierProblem(name)
+  if (problem !== undefined) throw new DbError('SIS_DB_IDENTIFIER', `${JSON.stringify(name)} is not a MySQL name sisporta writes: it ${problem}`)
   return `\`${name.replaceAll('`', '``')}\``
 }
 
@@ -21,7 +35,7 @@ export function mysqlColumnType (column: ColumnMapping, isKey: boolean): string 
     case 'float': return 'DOUBLE'
     case 'bool': return 'TINYINT(1)'
     case 'date': return 'DATE'
-    case 'datetime': return 'DATETIME(6)'
+    case 'datetime': return `DATETIME(${column.precision ?? DATETIME_DEFAULTS.precision})`
     case 'uuid': return 'CHAR(36)'
     case 'binary': return column.length !== undefined && column.length <= 65535 ? `VARBINARY(${column.length})` : 'LONGBLOB'
     case 'json': return 'JSON'

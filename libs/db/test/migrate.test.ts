@@ -66,11 +66,10 @@ streams:
     target: { table: products, key: [sku] }
     columns:
       - { name: sku, from: code, type: string, length: 40 }
-      - { name: name, from: name, type: string }
-      - { name: note, from: note, type: string }
-      - { name: kind, from: kind, type: string }
+      - { name: name, from: name, type: string, length: 80 }
+      - { name: note, from: note, type: string, length: 16383 }
       - { name: doc, from: doc, type: json }
-      - { name: label, from: label, type: string }
+      - { name: label, from: label, type: string, length: 10 }
       - { name: ref, from: ref, type: uuid }
       - { name: price, from: price, type: decimal, precision: 19, scale: 4 }
       - { name: changed, from: changed, type: datetime }
@@ -84,18 +83,21 @@ streams:
   }
   const before = await definitions()
   const report = await migrate(db, config)
-  t.same(report.warnings.map((w) => w.replace(/^table 'products', column '(\w+)'.* is (\w+) \(([\w]+)\), not utf8mb4: .* run: (.*)$/, '$1 $2 $3 | $4')), [
+  // sku is also a key under a PAD SPACE collation (migrate-key-collation.test.ts): the same ALTER fixes both
+  const keyWarnings = report.warnings.filter((w) => / key column /.test(w))
+  t.equal(keyWarnings.length, 1)
+  t.match(keyWarnings[0], /^table 'products', key column 'sku' .* latin1_bin, which ignores trailing blanks: .*: ALTER TABLE `products` MODIFY `sku` varchar\(40\) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL;$/)
+  t.same(report.warnings.filter((w) => !/ key column /.test(w)).map((w) => w.replace(/^table 'products', column '(\w+)'.* is (\w+) \(([\w]+)\), not utf8mb4: .* run: (.*)$/, '$1 $2 $3 | $4')), [
     "sku latin1 latin1_bin | ALTER TABLE `products` MODIFY `sku` varchar(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL;",
     "name latin1 latin1_swedish_ci | ALTER TABLE `products` MODIFY `name` varchar(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT 'it''s \\\\ new' COMMENT 'shown in the app';",
     'note utf8mb3 utf8mb3_general_ci | ALTER TABLE `products` MODIFY `note` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL;',
-    "kind latin1 latin1_swedish_ci | ALTER TABLE `products` MODIFY `kind` enum('a','b''c') CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL;",
     'doc latin1 latin1_swedish_ci | ALTER TABLE `products` MODIFY `doc` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL;'
-  ], 'each text column sisporta writes that is not utf8mb4 (not the uuid in ascii, not the application\'s own column)')
+  ], 'each text column sisporta writes that is not utf8mb4 (not the uuid in ascii, not the application\'s own columns)')
   t.match(report.warnings[0], /refused and its batch dead-lettered/)
   // running the ALTERs as printed converts the columns and keeps the rest of their definition
   for (const warning of report.warnings) await sql.query(warning.slice(warning.indexOf('ALTER TABLE')))
   const after = await definitions()
-  for (const column of ['sku', 'name', 'note', 'kind', 'doc']) {
+  for (const column of ['sku', 'name', 'note', 'doc']) {
     t.equal(after[column]!.replace(/ utf8mb4 \w+$/, ''), before[column]!.replace(/ \w+ \w+$/, ''), `${column}: type, length, nullability, default, comment kept`)
     t.match(after[column], / utf8mb4 utf8mb4_\w+$/, `${column}: now utf8mb4`)
   }

@@ -49,13 +49,29 @@ t.test('db session – the check refuses a session that differs in any pinned se
     ['SET collation_connection = utf8mb4_general_ci', /@@collation_connection is 'utf8mb4_general_ci', expected 'utf8mb4_bin'/],
     ["SET sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')", /@@sql_mode is '[A-Z_,]*NO_BACKSLASH_ESCAPES[A-Z_,]*', expected 'STRICT_ALL_TABLES,/],
     ["SET sql_mode = 'NO_ENGINE_SUBSTITUTION'", /@@sql_mode is 'NO_ENGINE_SUBSTITUTION'/],
-    ["SET time_zone = '+02:00'", /@@time_zone is '\+02:00', expected '\+00:00'/]
+    ["SET time_zone = '+02:00'", /@@time_zone is '\+02:00', expected '\+00:00'/],
+    ['SET sql_notes = 0', /@@sql_notes is '0', expected '1'/]
   ]
   for (const [change, message] of cases) {
     const connection = await rawConnection(t, url)
     await run(connection, change)
     await t.rejects(verifySession(connection), { code: 'SIS_DB_SESSION', message }, change)
   }
+})
+
+t.test('db session – the pin records notes even where the session started without them', async (t) => {
+  const { url } = await testDatabase(t)
+  const connection = createConnection({ uri: url, charset: 'utf8mb4_bin' })
+  t.teardown(() => connection.end())
+  const session = connection as unknown as SessionConnection
+  // as a server started with --sql-notes=0, or an init_connect, would leave it
+  await run(session, 'SET sql_notes = 0')
+  await run(session, 'CREATE TEMPORARY TABLE q (qty DECIMAL(12,1))')
+  const noteCount = async (): Promise<number> => await new Promise((resolve, reject) => session.query("INSERT INTO q VALUES ('3.125')", [], (err, result) => err ? reject(err) : resolve((result as { warningStatus: number }).warningStatus)))
+  t.equal(await noteCount(), 0, 'without sql_notes a rounding leaves no trace at all')
+  await run(session, PIN_SESSION_SQL)
+  await t.resolves(verifySession(session), 'the pinned session passes')
+  t.equal(await noteCount(), 1, 'pinned: the rounding note is recorded')
 })
 
 /**

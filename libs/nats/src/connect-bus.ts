@@ -17,6 +17,8 @@ export interface ConnectBusOptions {
   log?: BusLogger
   /** Give up the first connection after this long (ms). Reconnects after that are endless. */
   connectTimeoutMs?: number
+  /** Told about each failed first-connection attempt that will be retried (`SIS_BUS_UNREACHABLE`: `/readyz` shows it). */
+  onRetry?: (err: BusError, attempt: number) => void
 }
 
 /**
@@ -25,7 +27,10 @@ export interface ConnectBusOptions {
  * its NATS server waits for it instead of crash-looping), then reconnecting forever: a NATS
  * restart mid-load pauses the service, it does not stop it. Settings that cannot work are not
  * retried: bad settings, refused credentials (`SIS_BUS_AUTH`) and a failed TLS handshake
- * (`SIS_BUS_TLS`) throw at once, with exit code 2. Logs show the servers without credentials.
+ * (`SIS_BUS_TLS`) throw at once, with exit code 2. A server that stays unreachable (refused,
+ * unknown host, timed out) throws `SIS_BUS_UNREACHABLE` (exit code 1) once `connectTimeoutMs`
+ * is spent, naming SISPORTA_NATS_URL, the servers and the reason. Logs and messages show the
+ * servers without credentials.
  *
  * @example
  * const nc = await connectBus({ url: settings.natsUrl, security: settings.nats, name: 'persister', log })
@@ -52,8 +57,10 @@ export async function connectBus (options: ConnectBusOptions): Promise<NatsConne
     } catch (err) {
       const fatal = classifyConnectError(err, description)
       if (fatal !== undefined) throw fatal
-      if (Date.now() + delay > deadline) throw err
-      options.log?.warn({ err, servers: description.servers, attempt, retryInMs: delay }, 'NATS not reachable, retrying')
+      const unreachable = unreachableError(err, description)
+      if (Date.now() + delay > deadline) throw unreachable
+      options.onRetry?.(unreachable, attempt)
+      options.log?.warn({ err: unreachable, servers: description.servers, attempt, retryInMs: delay }, 'NATS not reachable, retrying')
       await new Promise((resolve) => setTimeout(resolve, delay))
       delay = Math.min(delay * 2, 5_000)
     }
@@ -80,6 +87,29 @@ function classifyConnectError (err: unknown, d: BusConnectionDescription): BusEr
     return new BusError('SIS_BUS_TLS', `TLS with NATS (${d.servers}) failed (${causeCode !== '' ? causeCode : code}): check SISPORTA_NATS_TLS_CA (the CA of the server's certificate) and, for mutual TLS, SISPORTA_NATS_TLS_CERT / _KEY`, { exitCode: 2, cause: err })
   }
   return undefined
+}
+
+/** What a socket-level failure means, in words (the driver's code follows in the message). */
+const NETWORK_REASONS: Readonly<Record<string, string>> = Object.freeze({
+  CONNECTION_REFUSED: 'connection refused: nothing listens there',
+  ECONNREFUSED: 'connection refused: nothing listens there',
+  ENOTFOUND: 'host name not found (DNS)',
+  EAI_AGAIN: 'host name lookup failed for now (DNS)',
+  TIMEOUT: 'timed out',
+  ETIMEDOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset by the server'
+})
+
+/** `SIS_BUS_UNREACHABLE` for a first connection that failed for a reason retrying may fix. */
+function unreachableError (err: unknown, d: BusConnectionDescription): BusError {
+  const e = err as { code?: unknown, chainedError?: { code?: unknown }, message?: unknown } | undefined
+  const code = typeof e?.code === 'string' ? e.code : ''
+  const causeCode = typeof e?.chainedError?.code === 'string' ? e.chainedError.code : ''
+  const reason = NETWORK_REASONS[code] ?? NETWORK_REASONS[causeCode] ?? (typeof e?.message === 'string' ? e.message : String(err))
+  const codes = [...new Set([code, causeCode].filter((c) => c !== ''))].join(', ')
+  return new BusError('SIS_BUS_UNREACHABLE', `cannot connect to NATS at ${d.servers} (SISPORTA_NATS_URL): ${reason}${codes !== '' ? ` (${codes})` : ''}`, { cause: err, exitCode: 1 })
 }
 
 async function watchStatus (nc: NatsConnection, log?: BusLogger): Promise<void> {

@@ -1,5 +1,5 @@
 export { connectBus, type ConnectBusOptions, type BusLogger } from './connect-bus.js'
 export { busConnectOptions, NO_BUS_SECURITY, type BusSecurity, type BusConnectOptions, type BusConnectionDescription, type BusAuthKind } from './bus-connect-options.js'
 export { provisionBus, deprovisionBus, type ProvisionOptions } from './provision.js'
-export { LoadRegistry, canTransition, loadKey, openKey, type LoadEntry, type LoadCheck, type LoadRegistryOptions } from './load-registry.js'
+export { LoadRegistry, canTransition, loadKey, openKey, newestKey, type LoadEntry, type LoadCheck, type LoadRegistryOptions, type NewestClaim } from './load-registry.js'
 export { BusError, JsErrCode, isRevisionConflict, isPermissionDenied } from './errors.js'

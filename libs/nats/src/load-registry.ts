@@ -64,6 +64,22 @@ export function openKey (stream: string, id: number): string {
 }
 
 /**
+ * Key of the id of the newest load opened for a stream (the gateway alone writes it, by
+ * compare-and-set): how the gateway keeps one open load per stream without listing every load.
+ */
+export function newestKey (stream: string): string {
+  return `newest.${stream}`
+}
+
+/** What {@link LoadRegistry.claimNewest} found: the load this one replaced, or a newer one that got there first. */
+export interface NewestClaim {
+  /** The stream's newest load before this one: the one to abandon if it is still open. */
+  readonly previous?: number
+  /** A newer load of the stream claimed first (two opens racing): this one is the one to abandon. */
+  readonly newer?: number
+}
+
+/**
  * The load registry: one JetStream KV entry per load (`load.<stream>.<id>`), updated only by
  * compare-and-set, so concurrent gateways and reconcilers never overwrite each other's state
  * changes. Load ids come from one sequence (`seq`), so they increase per stream (and globally).
@@ -115,6 +131,36 @@ export class LoadRegistry {
     if (input.openedBy !== undefined) load.openedBy = input.openedBy
     await this.#kv.create(loadKey(input.stream, id), encoder.encode(JSON.stringify(load)))
     return load
+  }
+
+  /**
+   * Records load `id` as the newest load opened for `stream` (`newest.<stream>`, compare-and-set;
+   * the gateway calls it right after {@link openLoad}). Every opened load is thereby either the
+   * newest, or handed to exactly one opener to abandon: the `previous` of the claim that replaced
+   * it, or its own opener's when a newer load claimed first (`newer`). So two extractors racing
+   * end with one open load. A value no gateway could have written (not an id the sequence handed
+   * out) is overwritten.
+   *
+   * @example
+   * const { previous, newer } = await registry.claimNewest('products', 43) // { previous: 42 }
+   */
+  async claimNewest (stream: string, id: number): Promise<NewestClaim> {
+    const key = newestKey(stream)
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const entry = await this.#kv.get(key)
+      const current = entry === null || entry.operation !== 'PUT' ? undefined : parseSeq(entry)
+      const trusted = current !== undefined && await this.#issued(current) ? current : undefined
+      if (trusted === id) return {}
+      if (trusted !== undefined && trusted > id) return { newer: trusted }
+      try {
+        if (entry === null) await this.#kv.create(key, encoder.encode(String(id)))
+        else await this.#kv.update(key, encoder.encode(String(id)), entry.revision)
+        return trusted === undefined ? {} : { previous: trusted }
+      } catch (err) {
+        if (!isRevisionConflict(err)) throw err
+      }
+    }
+    throw new BusError('SIS_BUS_CONTENTION', `stream '${stream}': too many loads opened at once to record the newest`)
   }
 
   async #nextId (): Promise<number> {

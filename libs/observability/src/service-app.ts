@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Registry } from 'prom-client'
 import type { Logger } from 'pino'
+import { reservedPort } from './reserve-port.js'
 
 /** A long-running part of a service (a consumer loop, a watcher), started and drained with it. */
 export interface Worker {
@@ -74,8 +75,8 @@ export interface ServiceAppOptions {
  * its ingestion routes to the same instance.
  *
  * @example
- * const app = await createServiceApp({ log, registry, workers: [consumer], checks: { nats: () => !nc.isClosed() || 'closed' } })
- * await app.listen({ host: '0.0.0.0', port: 9101 })
+ * const app = await createServiceApp({ log, registry, workers: [consumer], checks: { nats: natsReadiness(nc) } })
+ * await app.listen({ host: '0.0.0.0', port: 9101 }) // or let `runService` serve it
  */
 export async function createServiceApp (options: ServiceAppOptions): Promise<FastifyInstance> {
   const { https, ...rest } = options.fastify ?? {}
@@ -90,6 +91,14 @@ export async function createServiceApp (options: ServiceAppOptions): Promise<Fas
     const metricsApp = Fastify({ loggerInstance: options.log as FastifyBaseLogger }) as unknown as FastifyInstance
     metricsRoute(metricsApp, options.registry)
     app.addHook('onReady', async () => {
+      // `runService` bound the port before connecting anything: serve through it, not bind it twice
+      const held = reservedPort(apart.host, apart.port)
+      if (held !== undefined) {
+        await metricsApp.ready()
+        held.serve(metricsApp.routing)
+        options.log.info({ address: held.address }, 'serving /metrics on its own port')
+        return
+      }
       const address = await metricsApp.listen({ host: apart.host, port: apart.port })
       options.log.info({ address }, 'serving /metrics on its own port')
     })

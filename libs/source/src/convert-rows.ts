@@ -5,7 +5,7 @@
  * `readPage`'s arguments (page size, `after`). Each dialect supplies its per-column converters
  * (its `…-values.ts`).
  */
-import { checkWireValue, type StreamConfig, type WireColumnSpec, type WireValue } from '@sisporta/contracts'
+import { DECIMAL_DEFAULTS, checkWireValue, type StreamConfig, type WireColumnSpec, type WireValue } from '@sisporta/contracts'
 import { SourceError } from './errors.js'
 import type { KeyValues, SourceDescription, WireRow } from './source-dialect.js'
 import { keyColumnIndexes } from './stream-keys.js'
@@ -42,7 +42,11 @@ export function createRowConversion (stream: StreamConfig, description: SourceDe
     keyIndexes,
     converters,
     required: stream.columns.map((c, i) => keys.has(i) || c.nullable === false),
-    limits: stream.columns.map((c) => c.precision !== undefined || c.scale !== undefined || c.length !== undefined ? c : undefined)
+    // a decimal always has limits (the defaults when none are declared), as the gateway checks it:
+    // a source type that states no digits (PostgreSQL's bare numeric) is checked here, value by value
+    limits: stream.columns.map((c) => c.type === 'decimal'
+      ? { ...c, precision: c.precision ?? DECIMAL_DEFAULTS.precision, scale: c.scale ?? DECIMAL_DEFAULTS.scale }
+      : c.precision !== undefined || c.scale !== undefined || c.length !== undefined ? c : undefined)
   }
 }
 
@@ -128,7 +132,7 @@ export function checkKeysIncrease (stream: StreamConfig, keyIndexes: readonly nu
     const b = rows[r]!
     if (keyIndexes.every((i) => a[i] === b[i])) {
       const key = keyIndexes.map((i) => `${stream.columns[i]!.name}: ${describeSourceValue(b[i])}`).join(', ')
-      throw new SourceError('SIS_SRC_KEY', `stream '${stream.name}': two source rows have the key {${key}}; target.key (${stream.target.key.join(', ')}) must identify one row, or pages would skip rows`, { stream: stream.name })
+      throw new SourceError('SIS_SRC_KEY', `stream '${stream.name}': two source rows have the key {${key}}; target.key (${stream.target.key.join(', ')}) must identify one row, or pages would skip rows`, { stream: stream.name, exitCode: 1 })
     }
   }
 }

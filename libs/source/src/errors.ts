@@ -41,7 +41,20 @@ export interface SourceErrorOptions {
   readonly column?: string
   /** Whether trying the same read again later may succeed (connection lost, lock timeout). */
   readonly transient?: boolean
+  /** The exit code of a command that fails with it; default by code (see {@link CONFIGURATION_CODES}). */
+  readonly exitCode?: 1 | 2
 }
+
+/**
+ * Codes that mean the stream's configuration does not fit the source (a table, a column, a type,
+ * a key or a query as configured): `describe` finds them before a load is opened, and a command
+ * failing with one exits 2, as for any other configuration error. Everything else (a value, a
+ * lost connection, two rows with one key) is the work failing: exit 1.
+ */
+export const CONFIGURATION_CODES: ReadonlySet<SourceErrorCode> = new Set<SourceErrorCode>([
+  'SIS_SRC_UNSUPPORTED', 'SIS_SRC_URL', 'SIS_SRC_TABLE_NOT_FOUND', 'SIS_SRC_COLUMN_NOT_FOUND', 'SIS_SRC_QUERY',
+  'SIS_SRC_KEY', 'SIS_SRC_TYPE', 'SIS_SRC_WRITABLE_LOGIN'
+])
 
 /**
  * An error of the source side. `code` is stable (documented in docs/errors.md); `message` is for
@@ -52,6 +65,8 @@ export class SourceError extends Error {
   readonly stream: string | undefined
   readonly column: string | undefined
   readonly transient: boolean
+  /** 2 for a configuration that does not fit the source (checked before a load), 1 otherwise. */
+  readonly exitCode: 1 | 2
 
   constructor (code: SourceErrorCode, message: string, options: SourceErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
@@ -60,6 +75,7 @@ export class SourceError extends Error {
     this.stream = options.stream
     this.column = options.column
     this.transient = options.transient ?? false
+    this.exitCode = options.exitCode ?? (CONFIGURATION_CODES.has(code) ? 2 : 1)
   }
 }
 

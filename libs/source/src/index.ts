@@ -3,7 +3,7 @@ export type {
 } from './source-dialect.js'
 export { createSourceDialect } from './create-source-dialect.js'
 export { streamPages, type StreamPagesOptions } from './stream-pages.js'
-export { keyColumnIndexes, keyOf } from './stream-keys.js'
+export { keyColumnIndexes, keyOf, compareKeys, checkKeyAdvances } from './stream-keys.js'
 export {
   SOURCE_ERROR_CODES, SourceError, isSourceError, isTransientSourceError,
   type SourceErrorCode, type SourceErrorOptions

@@ -12,6 +12,81 @@ export interface DriverErrors {
   message (err: unknown): string
   /** Whether the same statement may succeed later: connection lost, lock timeout, server restarting. */
   isTransient (err: unknown): boolean
+  /**
+   * Why a connection could not be opened, in words, when the engine says so in its own terms
+   * (a refused login, an unknown database, TLS); socket failures are named by `connectError`.
+   */
+  loginReason? (err: unknown): string | undefined
+}
+
+/** Where a source pool connects, as a message names it: never with the password. */
+export interface SourceEndpoint {
+  /** `MySQL/MariaDB`, `PostgreSQL`, `SQL Server`. */
+  readonly engine: string
+  /** `erp.local:1433`, `erp.local\\ERP` (a named instance). */
+  readonly address: string
+  readonly user: string | undefined
+  readonly database: string | undefined
+  /** Only to make sure it never reaches a message. */
+  readonly password: string | undefined
+}
+
+/** The setting every source connection comes from. */
+const SETTING = 'SISPORTA_SOURCE_URL'
+
+/** Node's codes for a server out of reach, in words. */
+const NETWORK_REASONS: Readonly<Record<string, string>> = Object.freeze({
+  ECONNREFUSED: 'connection refused: nothing listens there',
+  ENOTFOUND: 'host name not found (DNS)',
+  EAI_AGAIN: 'host name lookup failed for now (DNS)',
+  ETIMEDOUT: 'timed out',
+  ETIMEOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset by the server',
+  EPIPE: 'connection closed by the server',
+  EINSTLOOKUP: 'the named instance was not found (the SQL Server Browser, UDP 1434, did not answer for it)'
+})
+
+const TLS_CODE = /^(ERR_TLS_.*|ERR_SSL_.*|.*CERT.*|UNABLE_TO_.*|SELF_SIGNED.*|DEPTH_ZERO.*|HOSTNAME_MISMATCH|HANDSHAKE_NO_SSL_SUPPORT|HANDSHAKE_SSL_ERROR)$/
+
+/** The codes along an error's chain (`cause`, mssql's `originalError`, an AggregateError's first), outermost first. */
+export function errorCodes (err: unknown): string[] {
+  const codes: string[] = []
+  const seen = new Set<unknown>()
+  let current: unknown = err
+  while (typeof current === 'object' && current !== null && !seen.has(current) && codes.length < 8) {
+    seen.add(current)
+    const e = current as { code?: unknown, cause?: unknown, originalError?: unknown, errors?: unknown }
+    if (typeof e.code === 'string' && !codes.includes(e.code)) codes.push(e.code)
+    current = e.originalError ?? e.cause ?? (Array.isArray(e.errors) ? e.errors[0] : undefined)
+  }
+  return codes
+}
+
+/** Why a connection failed, in words: the engine's own reason, a socket failure, TLS; `undefined` when none applies. */
+function connectReason (cause: unknown, driver: DriverErrors): string | undefined {
+  const login = driver.loginReason?.(cause)
+  if (login !== undefined) return login
+  const codes = errorCodes(cause)
+  for (const code of codes) {
+    const network = NETWORK_REASONS[code]
+    if (network !== undefined) return network
+  }
+  if (codes.some((code) => TLS_CODE.test(code))) return 'TLS failed (the server does not offer it, or its certificate does not verify)'
+  return undefined
+}
+
+function describeEndpoint (endpoint: SourceEndpoint | undefined): string {
+  if (endpoint === undefined) return SETTING
+  const user = endpoint.user === undefined ? '' : ` as '${endpoint.user}'`
+  const database = endpoint.database === undefined ? '' : `, database '${endpoint.database}'`
+  return `${SETTING}: ${endpoint.engine} at ${endpoint.address}${user}${database}`
+}
+
+/** No driver message is known to repeat the password; this makes sure (only passwords long enough to be told apart from words). */
+function scrub (text: string, password: string | undefined): string {
+  return password !== undefined && password.length >= 4 ? text.replaceAll(password, '***') : text
 }
 
 /** A Node.js socket error code (`ECONNREFUSED`, `EHOSTUNREACH`, …): the server could not be reached. */
@@ -20,14 +95,28 @@ export function isNetworkError (err: unknown): boolean {
   return typeof code === 'string' && /^E[A-Z]+$/.test(code) && code !== 'EACCES'
 }
 
-/** `SIS_SRC_CONNECT` for a pool that could not hand out a connection; a network error is transient. */
-export function connectError (cause: unknown, driver: DriverErrors): SourceError {
-  return new SourceError('SIS_SRC_CONNECT', `cannot connect to the source: ${driver.message(cause)}`, { cause, transient: driver.isTransient(cause) || isNetworkError(cause) })
+/**
+ * `SIS_SRC_CONNECT` for a pool that could not hand out a connection, naming SISPORTA_SOURCE_URL,
+ * the engine, host:port, user and database, the reason in words and the driver's message —
+ * never the password. A network error is transient (exit code 1 once given up on); a refused
+ * login or an unknown database is not (exit code 2: the setting must change).
+ *
+ * @example
+ * connectError(err, MYSQL_ERRORS, endpoint).message
+ * // cannot connect to the source (SISPORTA_SOURCE_URL: MySQL/MariaDB at erp:3306 as 'reader', database 'erp'): access denied: wrong user or password — ER_ACCESS_DENIED_ERROR: Access denied for user …
+ */
+export function connectError (cause: unknown, driver: DriverErrors, endpoint?: SourceEndpoint): SourceError {
+  if (cause instanceof SourceError) return cause
+  const reason = connectReason(cause, driver)
+  const message = `cannot connect to the source (${describeEndpoint(endpoint)}): ${reason !== undefined ? `${reason} — ` : ''}${driver.message(cause)}`
+  const transient = driver.loginReason?.(cause) === undefined && (driver.isTransient(cause) || isNetworkError(cause))
+  // a refused login or an unknown database is the setting's fault: exit 2, like any configuration error
+  return new SourceError('SIS_SRC_CONNECT', scrub(message, endpoint?.password), { cause, transient, exitCode: transient ? 1 : 2 })
 }
 
 /** `SIS_SRC_CONNECT` for a new connection whose session could not be made read-only. */
-export function readOnlySessionError (cause: unknown, driver: DriverErrors): SourceError {
-  return new SourceError('SIS_SRC_CONNECT', `cannot make the source session read-only: ${driver.message(cause)}`, { cause, transient: driver.isTransient(cause) })
+export function readOnlySessionError (cause: unknown, driver: DriverErrors, endpoint?: SourceEndpoint): SourceError {
+  return new SourceError('SIS_SRC_CONNECT', scrub(`cannot make the source session read-only (${describeEndpoint(endpoint)}): ${driver.message(cause)}`, endpoint?.password), { cause, transient: driver.isTransient(cause) })
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { StreamConfig } from '@sisporta/contracts'
 import { checkPageSize } from './convert-rows.js'
 import type { KeyValues, SourceDialect, WireRow } from './source-dialect.js'
-import { keyOf } from './stream-keys.js'
+import { checkKeyAdvances, keyOf } from './stream-keys.js'
 
 export interface StreamPagesOptions {
   /** Start after this key (resume a load from its checkpoint); from the first row when absent. */
@@ -18,7 +18,9 @@ export interface StreamPagesOptions {
 
 /**
  * Reads a whole stream page by page in key order, each page a separate short read, until a page
- * comes back shorter than `pageSize`. Empty pages are not yielded.
+ * comes back shorter than `pageSize`. Empty pages are not yielded. A page whose last key is not
+ * after the previous page's (or `after`) stops the stream with `SIS_SRC_KEY` (see
+ * `checkKeyAdvances`) instead of reading the same rows forever.
  *
  * @example
  * for await (const rows of streamPages(dialect, stream, 1000)) {
@@ -40,13 +42,18 @@ export async function * streamPages (
     page.catch(() => {})
     return page
   }
+  let previous: KeyValues | undefined = options.after
   let pending: Promise<WireRow[]> | undefined = read(options.after)
   while (pending !== undefined) {
     const rows: WireRow[] = await pending
     const full = rows.length === pageSize
     pending = undefined
-    if (full && readAhead) pending = read(keyOf(stream, rows[rows.length - 1]!))
+    const last = rows.length > 0 ? keyOf(stream, rows[rows.length - 1]!) : undefined
+    // checked before the next read: a key that does not advance would ask for this page again
+    if (last !== undefined && previous !== undefined) checkKeyAdvances(stream, previous, last)
+    previous = last
+    if (full && readAhead) pending = read(last)
     if (rows.length > 0) yield rows
-    if (full && !readAhead) pending = read(keyOf(stream, rows[rows.length - 1]!))
+    if (full && !readAhead) pending = read(last)
   }
 }

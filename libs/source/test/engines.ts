@@ -55,7 +55,7 @@ export const ENGINES: readonly Engine[] = [
     tablePattern: (table) => `\`sisporta_src_\\w+\`\\.\`${table}\``,
     defaultSchema: 'sisporta_src_\\w+',
     orderLinesTypes: { doc: 'varchar(20)', line: 'int(11)', qty: 'decimal(12,3)', note: 'varchar(40)' },
-    evenLinesTypes: ['varchar', 'int', 'decimal(13,3)'],
+    evenLinesTypes: ['varchar(20)', 'int', 'decimal(13,3)'],
     syntaxError: 'ER_PARSE_ERROR'
   }
 ]

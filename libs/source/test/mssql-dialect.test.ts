@@ -427,9 +427,9 @@ t.test('mssql dialect (without a server) – estimates, errors, values and close
 
   const unreachable = Object.assign(new Error('Failed to connect to erp-db:1433 - connect ECONNREFUSED'), { code: 'ESOCKET' })
   const down = await new MssqlDialect(new FakePool({ connect: unreachable })).describe(products).then(() => undefined, (e: unknown) => e)
-  t.match(down, { code: 'SIS_SRC_CONNECT', transient: true, message: /cannot connect to the SQL Server source: ESOCKET: Failed to connect/ })
+  t.match(down, { code: 'SIS_SRC_CONNECT', transient: true, exitCode: 1, message: /^cannot connect to the source \(SISPORTA_SOURCE_URL\): ESOCKET: Failed to connect/ })
   const badLogin = Object.assign(new Error("Login failed for user 'reader'."), { code: 'ELOGIN' })
-  t.match(await new MssqlDialect(new FakePool({ connect: badLogin })).describe(products).then(() => undefined, (e: unknown) => e), { code: 'SIS_SRC_CONNECT', transient: false })
+  t.match(await new MssqlDialect(new FakePool({ connect: badLogin })).describe(products).then(() => undefined, (e: unknown) => e), { code: 'SIS_SRC_CONNECT', transient: false, exitCode: 2, message: /login failed: wrong user or password.* — ELOGIN: Login failed for user 'reader'/ })
 
   const deadlock = Object.assign(new Error('Transaction (Process ID 61) was deadlocked on lock resources with another process and has been chosen as the deadlock victim.'), { code: 'EREQUEST', number: 1205 })
   const timeout = Object.assign(new Error('Timeout: Request failed to complete in 60000ms'), { code: 'ETIMEOUT' })

@@ -3,6 +3,7 @@
  * connections. What every engine does alike: source-pagination.test.ts.
  */
 import t from 'tap'
+import { eventually } from '@sisporta/testkit'
 import { buildPageSql } from '../src/postgres/postgres-sql.js'
 import { PostgresDialect, createSourceDialect, keyOf } from '../src/index.js'
 import { ORDER_LINES_ROWS, engine, orderLines as lines, setUpOrderLines } from './engines.js'
@@ -102,18 +103,17 @@ t.test('connections – postgres: a dropped idle connection is replaced; a kille
   }), undefined, 100)
   const first = await dialect.readPage(lines, undefined, 1000)
   await kill('%Order Lines%')
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  // the pool notices the dead idle connection (and says so) before the next page is read
+  await eventually(() => warnings.length > 0 ? true : undefined, { what: 'the lost idle connection to be noticed', timeoutMs: 120_000 })
   const second = await dialect.readPage(lines, keyOf(lines, first.at(-1)!), 1000)
   t.same([...first, ...second], expected.slice(0, 2000), 'the next page reads on a new connection')
   t.ok(warnings.length > 0, 'the lost idle connection was logged')
 
-  const slow = stream({ name: 'slow', source: { query: 'SELECT 1 AS id, pg_sleep(30)::text AS pause' }, key: ['id'], columns: [{ name: 'id', from: 'id', type: 'int' }, { name: 'pause', from: 'pause', type: 'string' }] })
+  // a read that would take ten minutes, killed as soon as the server shows it running
+  const slow = stream({ name: 'slow', source: { query: 'SELECT 1 AS id, pg_sleep(600)::text AS pause' }, key: ['id'], columns: [{ name: 'id', from: 'id', type: 'int' }, { name: 'pause', from: 'pause', type: 'string' }] })
   await dialect.describe(slow)
   const reading = dialect.readPage(slow, undefined, 10).then(() => undefined, (e: unknown) => e)
-  for (let i = 0; i < 50; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    if (((await kill('%pg_sleep(30)%LIMIT%')) as unknown[]).length > 0) break
-  }
+  await eventually(async () => ((await kill('%pg_sleep(600)%LIMIT%')) as unknown[]).length > 0 ? true : undefined, { what: 'the slow read to be running, and killed', timeoutMs: 120_000 })
   const err = await reading
   t.match(err, { code: 'SIS_SRC_READ', stream: 'slow', transient: true, message: /stream 'slow': could not read a page: .*(terminating connection due to administrator command \(SQLSTATE 57P01\)|Connection terminated)/ })
   t.same(await dialect.readPage(lines, ['D0124', 19], 10), [expected[ORDER_LINES_ROWS - 1]], 'and the dialect reads on')

@@ -15,7 +15,7 @@ const values = stream({
     { name: 'id', from: 'id', type: 'int' },
     { name: 'dec38', from: 'dec38', type: 'decimal', precision: 38, scale: 10 },
     { name: 'money', from: 'money', type: 'decimal', precision: 19, scale: 4 },
-    { name: 'dec_free', from: 'dec_free', type: 'decimal' },
+    { name: 'dec_free', from: 'dec_free', type: 'decimal', precision: 65, scale: 30 },
     { name: 'big', from: 'big', type: 'bigint' },
     { name: 'big2', from: 'big2', type: 'bigint' },
     { name: 'at6', from: 'at6', type: 'datetime' },
@@ -45,8 +45,7 @@ const values = stream({
     { name: 'span', from: 'span', type: 'string' },
     { name: 'big_as_text', from: 'big', type: 'string' },
     { name: 'at6_as_text', from: 'at6', type: 'string' },
-    { name: 'flag_as_text', from: 'flag', type: 'string' },
-    { name: 'money_as_float', from: 'money', type: 'float' }
+    { name: 'flag_as_text', from: 'flag', type: 'string' }
   ]
 })
 
@@ -118,7 +117,6 @@ t.test('postgres values – every type arrives exactly in the wire format', asyn
   t.equal(a.span, '1 day 02:00:00', 'interval as its text')
   t.equal(a.big_as_text, '9223372036854775807')
   t.equal(a.flag_as_text, 't')
-  t.equal(a.money_as_float, 123456789012345.67)
 })
 
 t.test('postgres values – describe reports the source types', async (t) => {
@@ -141,24 +139,27 @@ t.test('postgres values – describe reports the source types', async (t) => {
 
 t.test('postgres values – a value that does not convert names stream, column, row and value', async (t) => {
   const db = await createPostgresSourceDatabase(t)
-  await db.admin.query(`CREATE TABLE odd (code varchar(10) PRIMARY KEY, flag int, big bigint, bytes bytea, doc text, price numeric(19,4), n int,
-    nan numeric, inf timestamp, arr int[], bc date, word text)`)
-  await db.admin.query(`INSERT INTO odd VALUES ('A1', 2, 3000000000, '\\xff', '{"id": 9007199254740993}', 12.3456, NULL,
-    'NaN', 'infinity', '{1,2}', '0044-03-15 BC', 'olá')`)
+  await db.admin.query(`CREATE TABLE odd (code varchar(10) PRIMARY KEY, flag int, big bigint, bytes bytea, doc text, price numeric, n int,
+    nan numeric, inf timestamp, bc date, word text, huge numeric)`)
+  await db.admin.query(`INSERT INTO odd VALUES ('A1', 2, 3000000000, '\\x00ff1020', '{"id": 9007199254740993}', 12.3456, NULL,
+    'NaN', 'infinity', '0044-03-15 BC', 'olá', 123456789012345678901234567890)`)
   const dialect = createSourceDialect(db.url)
   t.teardown(() => dialect.close())
+  // pairs whose types cannot fit (a bigint as int, bytea as text, an array as text) never get this far:
+  // describe refuses them before a load (source-types.test.ts); these fail on the value itself,
+  // among them the limits of source types that state none (numeric, text, bytea)
   await assertValueErrors(t, dialect, [
     [{ from: 'flag', type: 'bool' }, /value '2' is neither 0 nor 1/],
-    [{ from: 'big', type: 'int' }, /value '3000000000' is outside the 32-bit integer range/],
-    [{ from: 'bytes', type: 'string' }, /value '\\xff' bytes are not valid UTF-8/],
+    [{ from: 'big', type: 'bool' }, /value '3000000000' is neither 0 nor 1/],
     [{ from: 'doc', type: 'json' }, /9007199254740993, which JSON numbers in JavaScript cannot hold exactly/],
     [{ from: 'price', type: 'decimal', scale: 2 }, /value '12.3456' does not fit the declared column: .*more than 2 digits after the point/],
+    [{ from: 'huge', type: 'decimal' }, /value '123456789012345678901234567890' does not fit the declared column: .*more than 28 digits before the point/],
     [{ from: 'n', type: 'int', nullable: false }, /value NULL is NULL but the column is declared nullable: false/],
     [{ from: 'nan', type: 'decimal' }, /value 'NaN' is not a decimal number/],
     [{ from: 'inf', type: 'datetime' }, /value 'infinity' is not a valid date-time/],
-    [{ from: 'arr', type: 'string' }, /is a PostgreSQL array \(integer\[\]\), which converts only to type json/],
     [{ from: 'bc', type: 'date' }, /value '0044-03-15 BC' is not a date from year 1 to 9999 \(BC dates and infinity have no wire form\)/],
-    [{ from: 'word', type: 'binary', length: 3 }, /does not fit the declared column: longer than 3 bytes/]
+    [{ from: 'word', type: 'string', length: 2 }, /does not fit the declared column: longer than 2 characters/],
+    [{ from: 'bytes', type: 'binary', length: 3 }, /does not fit the declared column: longer than 3 bytes/]
   ])
 })
 

@@ -80,9 +80,10 @@ export function logSink (): { stream: Writable, lines: Record<string, unknown>[]
   return { stream, lines }
 }
 
-/** Polls `probe` until it returns a value other than `undefined`, or fails after `timeoutMs`. */
+/** Polls `probe` until it returns a value other than `undefined`, or fails after `timeoutMs` (default two minutes). */
 export async function eventually<T> (probe: () => Promise<T | undefined> | T | undefined, options: { timeoutMs?: number, intervalMs?: number, what?: string } = {}): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000)
+  // a generous ceiling: tests wait for events, and a loaded machine is slow, not wrong
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000)
   for (;;) {
     const value = await probe()
     if (value !== undefined) return value
@@ -130,3 +131,4 @@ export function selfSignedCertificate (): { dir: string, certFile: string, keyFi
 }
 
 export { privateNatsServer, natsPermissionsFor, freeLoopbackPort, NATS_SERVER_BIN, NATS_PERMISSIONS_FILE, type PrivateNatsServer, type NatsRole } from './nats-server.js'
+export { privateMariadb, MARIADBD_BIN, MARIADB_INSTALL_DB_BIN, type PrivateMariadb } from './mariadb-server.js'

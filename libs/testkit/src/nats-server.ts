@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -20,11 +20,16 @@ export interface PrivateNatsServer {
   readonly dir: string
   /** Everything the server logged so far. */
   output(): string
+  /** SIGKILL: the server dies as in a crash; resolves once it has exited. */
+  kill(): Promise<void>
+  /** Starts the server again with the same config, port and JetStream store (after {@link kill}); resolves once it is ready. */
+  restart(): Promise<void>
 }
 
 /**
  * A nats-server of the test's own, with a configuration the test writes (users, permissions,
- * TLS, operator mode…), on a free loopback port, stopped at teardown. `files` are written into
+ * TLS, operator mode…), on a free loopback port, stopped at teardown; a fault test may `kill()`
+ * it and `restart()` it on the same port and JetStream store. `files` are written into
  * the server's directory first, so the config can `include` them by relative path; `env` is the
  * server's environment (config variables such as `$GATEWAY_PASSWORD` resolve from it). Throws,
  * with the server's output, when the binary is missing or the server does not start: such a test
@@ -43,23 +48,44 @@ export async function privateNatsServer (t: Teardown, options: { config: string,
   const port = await freeLoopbackPort()
   const args = ['-c', configFile, '-a', '127.0.0.1', '-p', String(port)]
   if (options.jetstream !== false) args.push('-js', '-sd', join(dir, 'jetstream'))
-  const child = spawn(NATS_SERVER_BIN, args, { env: { PATH: process.env.PATH ?? '', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  child.stdout.on('data', (c: Buffer) => { output += c.toString('utf8') })
-  child.stderr.on('data', (c: Buffer) => { output += c.toString('utf8') })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  let child: ChildProcess
+  let exited: Promise<void>
+  const launch = async (): Promise<void> => {
+    const started = output.length
+    child = spawn(NATS_SERVER_BIN, args, { env: { PATH: process.env.PATH ?? '', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const server = child
+    server.stdout!.on('data', (c: Buffer) => { output += c.toString('utf8') })
+    server.stderr!.on('data', (c: Buffer) => { output += c.toString('utf8') })
+    exited = new Promise<void>((resolve) => server.once('exit', () => resolve()))
+    const deadline = Date.now() + 15_000
+    while (!output.slice(started).includes('Server is ready')) {
+      if (server.exitCode !== null) throw new Error(`nats-server exited with ${server.exitCode}:\n${output}`)
+      if (Date.now() > deadline) throw new Error(`nats-server did not start within 15 s:\n${output}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  const running = (): boolean => child.exitCode === null && child.signalCode === null
   t.teardown(async () => {
-    if (child.exitCode === null) child.kill('SIGTERM')
+    if (running()) child.kill('SIGTERM')
     await exited
     rmSync(dir, { recursive: true, force: true })
   })
-  const deadline = Date.now() + 15_000
-  while (!output.includes('Server is ready')) {
-    if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}:\n${output}`)
-    if (Date.now() > deadline) throw new Error(`nats-server did not start within 15 s:\n${output}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+  await launch()
+  return {
+    hostPort: `127.0.0.1:${port}`,
+    port,
+    dir,
+    output: () => output,
+    kill: async () => {
+      if (running()) child.kill('SIGKILL')
+      await exited
+    },
+    restart: async () => {
+      if (running()) throw new Error('privateNatsServer: restart() while the server still runs; kill() it first')
+      await launch()
+    }
   }
-  return { hostPort: `127.0.0.1:${port}`, port, dir, output: () => output }
 }
 
 /** A TCP port free on 127.0.0.1 right now (for a server a test starts). */

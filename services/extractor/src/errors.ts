@@ -3,11 +3,14 @@ export class ExtractError extends Error {
   readonly code: string
   readonly exitCode: 1 | 2
   readonly statusCode: number | undefined
-  constructor (code: `SIS_EXTRACT_${string}`, message: string, options: { cause?: unknown, exitCode?: 1 | 2, statusCode?: number } = {}) {
+  /** The gateway's error code, when the gateway refused a request (`SIS_GW_LOAD_NOT_OPEN`, …). */
+  readonly gatewayCode: string | undefined
+  constructor (code: `SIS_EXTRACT_${string}`, message: string, options: { cause?: unknown, exitCode?: 1 | 2, statusCode?: number, gatewayCode?: string | undefined } = {}) {
     super(message, { cause: options.cause })
     this.name = 'ExtractError'
     this.code = code
     this.exitCode = options.exitCode ?? 1
     this.statusCode = options.statusCode
+    this.gatewayCode = options.gatewayCode
   }
 }

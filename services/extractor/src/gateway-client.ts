@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type OutgoingHttpHeaders } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { API_PREFIX, type BatchReply, type ErrorReply, type LoadMode, type LoadRecord, type SealBody } from '@sisporta/contracts'
+import { API_PREFIX, MAX_ABANDON_REASON, type BatchReply, type ErrorReply, type LoadMode, type LoadRecord, type SealBody } from '@sisporta/contracts'
 import { ExtractError } from './errors.js'
 
 export interface GatewayClientOptions {
@@ -20,6 +20,12 @@ export interface GatewayClientOptions {
    */
   maxSockets?: number
   onRetry?: (info: { what: string, attempt: number, delayMs: number, reason: string }) => void
+}
+
+/** Per request: stop waiting (retries, backoff, the reply) when `signal` aborts; fewer attempts. */
+export interface RequestOptions {
+  readonly signal?: AbortSignal | undefined
+  readonly maxAttempts?: number
 }
 
 /** Statuses worth retrying: the gateway or something in front of it is busy or restarting. */
@@ -63,35 +69,53 @@ export class GatewayClient {
     return reply.load
   }
 
-  async getLoad (stream: string, loadId: number): Promise<LoadRecord> {
-    const reply = await this.#request<{ load: LoadRecord }>('GET', `/streams/${stream}/loads/${loadId}`, undefined, `read load ${loadId}`)
+  async getLoad (stream: string, loadId: number, options: RequestOptions = {}): Promise<LoadRecord> {
+    const reply = await this.#request<{ load: LoadRecord }>('GET', `/streams/${stream}/loads/${loadId}`, undefined, `read load ${loadId}`, options)
     return reply.load
   }
 
   /** Posts one batch; `body` is a BatchBody as UTF-8 JSON bytes (encoded once by the caller), or as text. */
-  async postBatch (stream: string, loadId: number, batch: number, body: Uint8Array | string): Promise<BatchReply> {
-    return await this.#request<BatchReply>('POST', `/streams/${stream}/loads/${loadId}/batches/${batch}`, body, `batch ${batch} of load ${loadId}`)
+  async postBatch (stream: string, loadId: number, batch: number, body: Uint8Array | string, options: RequestOptions = {}): Promise<BatchReply> {
+    return await this.#request<BatchReply>('POST', `/streams/${stream}/loads/${loadId}/batches/${batch}`, body, `batch ${batch} of load ${loadId}`, options)
   }
 
-  async seal (stream: string, loadId: number, counts: SealBody): Promise<LoadRecord> {
-    const reply = await this.#request<{ load: LoadRecord }>('POST', `/streams/${stream}/loads/${loadId}/seal`, JSON.stringify(counts), `seal load ${loadId}`)
+  async seal (stream: string, loadId: number, counts: SealBody, options: RequestOptions = {}): Promise<LoadRecord> {
+    const reply = await this.#request<{ load: LoadRecord }>('POST', `/streams/${stream}/loads/${loadId}/seal`, JSON.stringify(counts), `seal load ${loadId}`, options)
     return reply.load
   }
 
-  async #request<T> (method: string, path: string, body: Uint8Array | string | undefined, what: string): Promise<T> {
-    const { url, token, maxAttempts, baseDelayMs, timeoutMs } = this.#options
+  /**
+   * Gives up an open load at once, with the reason (cut to what the gateway takes): it deletes
+   * nothing and takes no more batches. Repeating it is harmless; a load that is no longer open
+   * (sealed, failed…) is refused with 409 `SIS_GW_LOAD_NOT_OPEN`.
+   *
+   * @example
+   * await gw.abandonLoad('products', 42, 'SIS_SRC_VALUE: stream \'products\', column \'price\' …')
+   */
+  async abandonLoad (stream: string, loadId: number, reason: string, options: RequestOptions = {}): Promise<LoadRecord> {
+    const text = reason.length > MAX_ABANDON_REASON ? `${reason.slice(0, MAX_ABANDON_REASON - 1)}…` : reason
+    const reply = await this.#request<{ load: LoadRecord }>('POST', `/streams/${stream}/loads/${loadId}/abandon`, JSON.stringify({ reason: text === '' ? 'no reason given' : text }), `abandon load ${loadId}`, options)
+    return reply.load
+  }
+
+  async #request<T> (method: string, path: string, body: Uint8Array | string | undefined, what: string, options: RequestOptions = {}): Promise<T> {
+    const { url, token, baseDelayMs, timeoutMs } = this.#options
+    const maxAttempts = options.maxAttempts ?? this.#options.maxAttempts
+    const signal = options.signal
     // Encoded once: every attempt sends the same bytes.
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body
     for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted()
       let retryReason: string
       let retryAfterMs: number | undefined
       try {
-        const res = await this.#send(method, `${url}${API_PREFIX}${path}`, token, bytes, timeoutMs)
+        const res = await this.#send(method, `${url}${API_PREFIX}${path}`, token, bytes, timeoutMs, signal)
         if (res.status >= 200 && res.status < 300) return JSON.parse(res.text) as T
         const error = parseError(res.text)
         if (!RETRY_STATUSES.has(res.status)) {
           throw new ExtractError('SIS_EXTRACT_REJECTED', `gateway refused ${what}: ${res.status} ${error?.code ?? ''} ${error?.message ?? res.text}`.replace(/\s+/g, ' '), {
             statusCode: res.status,
+            gatewayCode: error?.code,
             exitCode: res.status === 401 || res.status === 403 || res.status === 404 ? 2 : 1
           })
         }
@@ -100,6 +124,7 @@ export class GatewayClient {
         if (Number.isFinite(retryAfter) && retryAfter > 0) retryAfterMs = retryAfter * 1000
       } catch (err) {
         if (err instanceof ExtractError) throw err
+        signal?.throwIfAborted()
         retryReason = describeNetworkError(err)
       }
       if (attempt >= maxAttempts) {
@@ -108,7 +133,12 @@ export class GatewayClient {
       const backoff = Math.min(15_000, baseDelayMs * 2 ** (attempt - 1))
       const delayMs = Math.max(retryAfterMs ?? 0, Math.round(backoff / 2 + Math.random() * backoff / 2))
       this.#options.onRetry?.({ what, attempt, delayMs, reason: retryReason })
-      await sleep(delayMs)
+      try {
+        await sleep(delayMs, undefined, signal === undefined ? {} : { signal })
+      } catch {
+        // only an abort ends the wait early: report it with the signal's own reason
+        signal?.throwIfAborted()
+      }
     }
   }
 
@@ -118,7 +148,7 @@ export class GatewayClient {
    * within `timeoutMs` of getting a connection (time spent waiting for a free one, when more
    * requests than `maxSockets` are out, does not count).
    */
-  async #send (method: string, href: string, token: string, body: Uint8Array | undefined, timeoutMs: number): Promise<Reply> {
+  async #send (method: string, href: string, token: string, body: Uint8Array | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Reply> {
     const target = new URL(href)
     if (target.protocol !== this.#protocol) {
       throw new Error(`${href} is not an ${this.#protocol.slice(0, -1)} URL`)
@@ -141,6 +171,11 @@ export class GatewayClient {
       }
       const options = { method, headers, agent: this.#agent }
       const req = this.#protocol === 'https:' ? httpsRequest(target, options) : httpRequest(target, options)
+      if (signal !== undefined) {
+        const abort = (): void => { fail(signal.reason instanceof Error ? signal.reason : new Error('aborted')) }
+        signal.addEventListener('abort', abort, { once: true })
+        req.once('close', () => { signal.removeEventListener('abort', abort) })
+      }
       req.once('socket', () => {
         timer = setTimeout(() => { fail(Object.assign(new Error(`no reply within ${timeoutMs} ms`), { name: 'TimeoutError' })) }, timeoutMs)
       })

@@ -1,7 +1,9 @@
 import { loadConfig, readSettings } from '@sisporta/config'
-import { createLogger } from '@sisporta/observability'
+import { runMain } from '@sisporta/observability'
 import { runExtractor } from './run-extractor.js'
 
-const settings = readSettings()
-const log = createLogger({ service: 'extractor', level: settings.logLevel })
-await runExtractor(settings, loadConfig(settings.configFile), log)
+// Wiring only: settings and config are read once, here; a failed start exits with its code.
+await runMain('extractor', async (logger) => {
+  const settings = readSettings()
+  await runExtractor(settings, loadConfig(settings.configFile), logger(settings.logLevel))
+})

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { SisportaConfig } from '@sisporta/contracts'
 import { DEFAULT_PORTS, metricsListen, requireSetting, type Settings } from '@sisporta/config'
 import { createMetricsRegistry, createServiceApp, runService } from '@sisporta/observability'
-import { createSourceDialect } from '@sisporta/source'
+import { createSourceDialect, isTransientSourceError } from '@sisporta/source'
 import { GatewayClient } from './gateway-client.js'
 import { createScheduler } from './scheduler.js'
 import { ExtractError } from './errors.js'
@@ -21,11 +21,39 @@ export function gatewayClientFrom (settings: Settings, log: Logger): GatewayClie
   })
 }
 
-/** `sisporta extractor`: the scheduler daemon, with /healthz, /readyz and /metrics on port 9103. */
+/**
+ * `sisporta extractor`: the scheduler daemon, with /healthz, /readyz and /metrics on port 9103.
+ * Settings are checked first (a bad one exits 2 before anything is reached); then the port is
+ * bound (taken: exit 1 at once) and `/healthz` answers while the source is reached: every
+ * scheduled stream is described once (it exists, its columns and types fit), waiting for a
+ * source that is not reachable yet, failing at once for a refused login or a stream that does
+ * not fit (with the source error's code and exit code). Then the schedules start.
+ */
 export async function runExtractor (settings: Settings, config: SisportaConfig, log: Logger): Promise<void> {
   const registry = createMetricsRegistry('extractor')
-  const source = await createSourceDialect(requireSetting(settings.sourceUrl, 'SISPORTA_SOURCE_URL'), { log, allowWritableLogin: settings.allowWritableLogin })
-  const scheduler = createScheduler({ config, source, gateway: gatewayClientFrom(settings, log), log, metrics: registry, batchSize: settings.batchSize, inFlight: settings.inFlight, maxBatchBytes: settings.maxBatchBytes })
-  const app = await createServiceApp({ log, registry, workers: [scheduler], metricsListen: metricsListen(settings) })
-  await runService({ app, log, host: settings.httpHost, port: settings.httpPort ?? DEFAULT_PORTS.extractor })
+  const gateway = gatewayClientFrom(settings, log)
+  const source = createSourceDialect(requireSetting(settings.sourceUrl, 'SISPORTA_SOURCE_URL'), { log, allowWritableLogin: settings.allowWritableLogin })
+  const scheduled = config.streams.filter((s) => s.schedule?.full !== undefined || s.schedule?.incremental !== undefined)
+  try {
+    await runService({
+      log,
+      registry,
+      host: settings.httpHost,
+      port: settings.httpPort ?? DEFAULT_PORTS.extractor,
+      metricsListen: metricsListen(settings),
+      start: async (startup) => {
+        // closing twice is harmless: the scheduler closes it too when it stops
+        startup.onClose(async () => { await source.close() })
+        for (const stream of scheduled) {
+          await startup.retry(`the source (SISPORTA_SOURCE_URL) for stream '${stream.name}'`, async () => await source.describe(stream), { isTransient: isTransientSourceError })
+        }
+        const scheduler = createScheduler({ config, source, gateway, log, metrics: registry, batchSize: settings.batchSize, inFlight: settings.inFlight, maxBatchBytes: settings.maxBatchBytes })
+        return await createServiceApp({ log, registry, workers: [scheduler], metricsListen: metricsListen(settings) })
+      }
+    })
+  } catch (err) {
+    // the pool's idle timer would keep a process that failed to start alive
+    await source.close().catch(() => {})
+    throw err
+  }
 }

@@ -9,6 +9,9 @@ import { encodeBatches } from './encode-batches.js'
 /** Under NATS's default max_payload of 1 MiB, with room for headers. */
 export const DEFAULT_MAX_BATCH_BYTES = 960_000
 
+/** Attempts at abandoning a failed load: a gateway that is down is not waited for long. */
+const ABANDON_ATTEMPTS = 3
+
 export interface LoadProgress {
   readonly loadId: number
   readonly batches: number
@@ -26,26 +29,54 @@ export interface RunLoadOptions {
   /** Largest batch body in bytes; larger pages are split (default 960,000: under NATS's 1 MiB). */
   maxBatchBytes?: number
   onProgress?: (progress: LoadProgress) => void
+  /** Stops the load (SIGTERM, the daemon stopping): it is abandoned with the signal's reason. */
   signal?: AbortSignal
+}
+
+interface RunLoadDeps {
+  source: SourceDialect
+  gateway: GatewayClient
+  log: Logger
 }
 
 /**
  * One load of one stream: checks the source, opens the load at the gateway, reads the source
  * page by page (keyset pagination, one short read per page), posts each page as a batch with a
- * few in flight, and seals the load with the batch and row counts. A failure leaves the load
- * open — it is never sealed, so it can never delete anything — and throws.
+ * few in flight, and seals the load with the batch and row counts.
+ *
+ * A failure once the load is open — a source value that cannot be converted, a key that does
+ * not advance, a batch the gateway refuses, a page read that crashes, the signal — abandons the
+ * load at once with the reason (it deletes nothing, and no operator waits SISPORTA_OPEN_TIMEOUT
+ * to learn why), then throws the failure. A load someone else ended meanwhile (a newer load of
+ * the stream opened, a dead-lettered batch failed it) is `SIS_EXTRACT_LOAD_ENDED` with its reason.
  *
  * @returns the load as sealed.
+ *
+ * @example
+ * const sealed = await runLoad({ source, gateway, log }, stream, { mode: 'full', batchSize: 2000, inFlight: 4 })
  */
-export async function runLoad (deps: { source: SourceDialect, gateway: GatewayClient, log: Logger }, stream: StreamConfig, options: RunLoadOptions): Promise<LoadRecord> {
+export async function runLoad (deps: RunLoadDeps, stream: StreamConfig, options: RunLoadOptions): Promise<LoadRecord> {
   if (options.mode !== 'full') {
     throw new ExtractError('SIS_EXTRACT_MODE', `stream '${stream.name}': incremental loads are not available yet; use --mode full`, { exitCode: 2 })
   }
   await deps.source.describe(stream)
   const estimatedRows = await deps.source.estimateRows(stream).catch(() => undefined)
+  options.signal?.throwIfAborted()
+  // Not abortable: a load opened without its id coming back would stay open (until the next
+  // load of the stream abandons it); once the id is here, the signal abandons it.
   const load = await deps.gateway.openLoad(stream.name, options.mode)
   const log = deps.log.child({ stream: stream.name, loadId: load.id })
   log.info({ mode: options.mode, estimatedRows }, 'load opened')
+  try {
+    return await sendAndSeal(deps, stream, load, options, estimatedRows, log)
+  } catch (err) {
+    throw await giveUp(deps.gateway, load, err, log)
+  }
+}
+
+async function sendAndSeal (deps: RunLoadDeps, stream: StreamConfig, load: LoadRecord, options: RunLoadOptions, estimatedRows: number | undefined, log: Logger): Promise<LoadRecord> {
+  const { signal } = options
+  signal?.throwIfAborted()
   const columns = stream.columns.map((c) => c.name)
   const pending = new Set<Promise<void>>()
   let failure: unknown
@@ -54,29 +85,95 @@ export async function runLoad (deps: { source: SourceDialect, gateway: GatewayCl
   let posted = 0
   let postedRows = 0
   const describeRow = (row: WireRow): string => JSON.stringify(keyOf(stream, row))
-  for await (const page of streamPages(deps.source, stream, options.batchSize)) {
-    if (failure !== undefined) break
-    options.signal?.throwIfAborted()
-    rows += page.length
-    // Encoded once here; the gateway forwards these exact bytes to the bus.
-    for (const body of encodeBatches(columns, page, options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, describeRow)) {
-      const batch = batches++
-      const post = deps.gateway.postBatch(stream.name, load.id, batch, body).then((reply) => {
-        posted++
-        postedRows += reply.rows
-        options.onProgress?.({ loadId: load.id, batches: posted, rows: postedRows, estimatedRows })
-      }, (err: unknown) => { failure ??= err })
-      const tracked = post.finally(() => pending.delete(tracked))
-      pending.add(tracked)
-      if (pending.size >= options.inFlight) await Promise.race(pending)
+  const pages = streamPages(deps.source, stream, options.batchSize, signal === undefined ? {} : { signal })[Symbol.asyncIterator]()
+  try {
+    for (;;) {
+      if (failure !== undefined) break
+      const step = await untilAborted(pages.next(), signal)
+      if (step.done === true) break
+      const page = step.value
+      rows += page.length
+      // Encoded once here; the gateway forwards these exact bytes to the bus.
+      for (const body of encodeBatches(columns, page, options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, describeRow)) {
+        const batch = batches++
+        const post = deps.gateway.postBatch(stream.name, load.id, batch, body, { signal }).then((reply) => {
+          posted++
+          postedRows += reply.rows
+          options.onProgress?.({ loadId: load.id, batches: posted, rows: postedRows, estimatedRows })
+        }, (err: unknown) => { failure ??= err })
+        const tracked = post.finally(() => pending.delete(tracked))
+        pending.add(tracked)
+        if (pending.size >= options.inFlight) await untilAborted(Promise.race(pending), signal)
+      }
     }
+    await untilAborted(Promise.all(pending), signal)
+  } finally {
+    // stops a read started ahead from being followed by another (its outcome no longer matters)
+    pages.return(undefined).catch(() => {})
   }
-  await Promise.all(pending)
-  if (failure !== undefined) {
-    log.error({ err: failure, batches: posted }, 'load failed before sealing; it stays open and will be abandoned')
-    throw failure
-  }
-  const sealed = await deps.gateway.seal(stream.name, load.id, { batches, rows })
+  if (failure !== undefined) throw failure
+  signal?.throwIfAborted()
+  const sealed = await deps.gateway.seal(stream.name, load.id, { batches, rows }, { signal })
   log.info({ batches, rows }, 'load sealed')
   return sealed
+}
+
+/**
+ * After a failure of an open load: abandons it at once with the reason, unless someone else
+ * ended it first (then the error says how it ended, and why). Never throws itself: a gateway
+ * that cannot be reached leaves the load to SISPORTA_OPEN_TIMEOUT, and the original error stands.
+ *
+ * @returns the error to throw.
+ */
+async function giveUp (gateway: GatewayClient, load: LoadRecord, err: unknown, log: Logger): Promise<unknown> {
+  if (err instanceof ExtractError && err.gatewayCode === 'SIS_GW_LOAD_NOT_OPEN') {
+    const ended = await endedMeanwhile(gateway, load)
+    if (ended !== undefined) {
+      log.error({ err, state: ended.state, reason: ended.reason }, 'the load was ended by someone else while it was being sent')
+      return new ExtractError('SIS_EXTRACT_LOAD_ENDED', `load ${load.id} of stream '${load.stream}' ended ${ended.state} while it was being sent${ended.reason === undefined ? '' : `: ${ended.reason}`}`, { cause: err })
+    }
+  }
+  const reason = describeFailure(err)
+  try {
+    const abandoned = await gateway.abandonLoad(load.stream, load.id, reason, { maxAttempts: ABANDON_ATTEMPTS })
+    log.error({ err, state: abandoned.state }, 'load failed; abandoned it at once (it deletes nothing)')
+  } catch (abandonErr) {
+    const state = abandonErr instanceof ExtractError && abandonErr.gatewayCode === 'SIS_GW_LOAD_NOT_OPEN' ? (await endedMeanwhile(gateway, load))?.state : undefined
+    if (state !== undefined) log.error({ err, state }, `load failed, but it is ${state} already: left as it is`)
+    else log.error({ err, abandonErr }, 'load failed, and abandoning it failed too: SISPORTA_OPEN_TIMEOUT will abandon it')
+  }
+  return err
+}
+
+/** The load as it stands, when it is no longer open; undefined while open or unreadable. */
+async function endedMeanwhile (gateway: GatewayClient, load: LoadRecord): Promise<LoadRecord | undefined> {
+  const current = await gateway.getLoad(load.stream, load.id, { maxAttempts: ABANDON_ATTEMPTS }).catch(() => undefined)
+  return current === undefined || current.state === 'open' ? undefined : current
+}
+
+/** `CODE: message` of an error, for the load record's reason. */
+function describeFailure (err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code
+    return typeof code === 'string' && !err.message.startsWith(code) ? `${code}: ${err.message}` : err.message
+  }
+  return String(err)
+}
+
+/** `promise`, or the signal's reason as soon as it aborts (the promise is left to settle alone). */
+async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return await promise
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  // a promise left behind must not fail unhandled
+  promise.catch(() => {})
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort!)
+  }
 }

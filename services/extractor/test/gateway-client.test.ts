@@ -194,19 +194,23 @@ t.test('gateway client – a connection reset or a reply cut short is retried', 
 })
 
 t.test('gateway client – a slow answer times out and is retried; after maxAttempts the gateway is unavailable', async (t) => {
-  const server = await scriptedServer(t, (_req, res, n) => {
+  const server = await scriptedServer(t, (req, res, n) => {
     if (n === 0) return // never answers
     if (n === 1) {
       res.writeHead(202, { 'content-type': 'application/json', 'content-length': 1000 })
       res.write('{"stream":') // and never finishes
       return
     }
-    if (n === 2) json(res, 202, accepted(n))
+    // every later post is answered at once (reads are never answered: giveUp below)
+    if (req.method === 'POST') json(res, 202, accepted(2))
   })
   const reasons: string[] = []
-  const client = new GatewayClient({ url: server.url, token, baseDelayMs: 1, timeoutMs: 150, onRetry: (r) => reasons.push(r.reason) })
+  // a timeout the answered attempt beats easily, even on a loaded machine; should it not, that
+  // attempt is retried too and the assertions below still hold
+  const client = new GatewayClient({ url: server.url, token, baseDelayMs: 1, timeoutMs: 1500, onRetry: (r) => reasons.push(r.reason) })
   t.same(await client.postBatch('items', 3, 2, Buffer.from('{}')), accepted(2))
-  t.same(reasons, ['request timed out', 'request timed out'], 'no answer, and an answer that stops half-way')
+  t.ok(reasons.length >= 2 && reasons.every((r) => r === 'request timed out'), 'no answer, and an answer that stops half-way: both timed out and retried', { reasons })
+  t.equal(server.seen.length, reasons.length + 1, 'answered at the attempt after the last timeout')
   const giveUp = new GatewayClient({ url: server.url, token, baseDelayMs: 1, timeoutMs: 100, maxAttempts: 3 })
   await t.rejects(giveUp.getLoad('items', 3), { code: 'SIS_EXTRACT_GATEWAY_UNAVAILABLE', exitCode: 1, message: 'gateway did not accept read load 3 after 3 attempts: request timed out' })
 

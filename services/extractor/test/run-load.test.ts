@@ -6,7 +6,7 @@ import { buildGatewayApp } from '@sisporta/gateway'
 import { LoadRegistry } from '@sisporta/nats'
 import { createLogger, createMetricsRegistry } from '@sisporta/observability'
 import { createSourceDialect } from '@sisporta/source'
-import { logSink, testBus, testDatabase } from '@sisporta/testkit'
+import { eventually, logSink, testBus, testDatabase } from '@sisporta/testkit'
 import { GatewayClient, encodeBatches, runLoad, waitForLoad } from '../src/index.js'
 
 const SECRET = 'extractor-test-secret-long-enough-for-hs256'
@@ -75,7 +75,7 @@ t.test('gateway client – retries while the gateway is down, succeeds once it i
   const retries: string[] = []
   const retrying = new GatewayClient({ url: `http://127.0.0.1:${port}`, token, baseDelayMs: 100, onRetry: (r) => retries.push(r.reason) })
   const opening = retrying.openLoad('items', 'full')
-  await new Promise((resolve) => setTimeout(resolve, 600))
+  await eventually(() => retries.length > 0 ? true : undefined, { what: 'the client to retry', timeoutMs: 120_000 })
   await startGateway(t, port)
   const load = await opening
   t.equal(load.state, 'open')

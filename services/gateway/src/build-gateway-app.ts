@@ -3,7 +3,7 @@ import type { NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
 import { API_PREFIX, type BusNames, type SisportaConfig } from '@sisporta/contracts'
 import { LoadRegistry } from '@sisporta/nats'
-import { createServiceApp, type Logger } from '@sisporta/observability'
+import { createServiceApp, natsReadiness, type Logger } from '@sisporta/observability'
 import { resolveAuth, type GatewayAuthOptions } from './auth-options.js'
 import { createBatchPublisher, DEFAULT_MAX_IN_FLIGHT } from './batch-publisher.js'
 import { errorReply } from './errors.js'
@@ -75,11 +75,11 @@ export async function buildGatewayApp (options: GatewayAppOptions): Promise<Fast
     ...(options.publishTimeoutMs !== undefined ? { timeoutMs: options.publishTimeoutMs } : {})
   })
 
-  const bus = watchConnection(nc)
   const app = await createServiceApp({
     log,
     registry: options.metrics,
-    checks: { nats: () => bus.state() },
+    // a reconnecting gateway is not ready (the shared check follows the connection's status)
+    checks: { nats: natsReadiness(nc) },
     metricsListen: options.metricsListen,
     fastify: { bodyLimit, requestTimeout: options.requestTimeoutMs ?? 120_000, https: options.https ?? null }
   })
@@ -113,18 +113,4 @@ function effectiveBodyLimit (wanted: number, nc: NatsConnection, log: Logger): n
   const capped = maxPayload - HEADER_ALLOWANCE
   log.warn({ bodyLimit: wanted, natsMaxPayload: maxPayload, effectiveBodyLimit: capped }, 'body limit capped by the NATS server\'s max_payload; raise max_payload in the NATS config to accept larger batches')
   return capped
-}
-
-/** Tracks whether the connection is up, for `/readyz` (a reconnecting gateway is not ready). */
-function watchConnection (nc: NatsConnection): { state(): true | string } {
-  let connected = true
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect') connected = false
-      else if (s.type === 'reconnect') connected = true
-    }
-  })()
-  return {
-    state: () => nc.isClosed() ? 'NATS connection closed' : connected ? true : 'NATS disconnected, reconnecting'
-  }
 }

@@ -7,8 +7,8 @@ declare module 'fastify' {
   }
 }
 import {
-  BatchBodySchema, BatchParamsSchema, LoadParamsSchema, OpenLoadBodySchema, SealBodySchema, StreamParamsSchema, createBatchChecker, createJsonTextCheck,
-  type BatchBody, type BatchProblem, type BatchReply, type LoadRecord, type LoadReply, type OpenLoadBody, type SealBody, type SisportaConfig
+  AbandonLoadBodySchema, BatchBodySchema, BatchParamsSchema, LoadParamsSchema, OpenLoadBodySchema, SealBodySchema, StreamParamsSchema, createBatchChecker, createJsonTextCheck,
+  type AbandonLoadBody, type BatchBody, type BatchProblem, type BatchReply, type LoadRecord, type LoadReply, type OpenLoadBody, type SealBody, type SisportaConfig
 } from '@sisporta/contracts'
 import type { LoadRegistry } from '@sisporta/nats'
 import type { ResolvedAuth } from './auth-options.js'
@@ -41,7 +41,8 @@ interface LoadParams { stream: string, loadId: number }
 interface BatchParams extends LoadParams { batch: number }
 
 /**
- * The ingestion API, registered under `/v1`: open a load, read it, post its batches, seal it.
+ * The ingestion API, registered under `/v1`: open a load (abandoning an older one still open),
+ * read it, post its batches, seal it, or abandon it.
  * An encapsulated plugin: its token check, JSON parser, validator and error handler apply to
  * these routes only.
  */
@@ -73,9 +74,32 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
     schema: { params: StreamParamsSchema, body: OpenLoadBodySchema }
   }, async (request, reply) => {
     const { stream } = request.params
-    const load = await loads.openLoad({ stream, mode: request.body.mode, openedBy: request.tokenClaims!.sub })
+    const openedBy = request.tokenClaims!.sub
+    const load = await loads.openLoad({ stream, mode: request.body.mode, openedBy })
     request.log.info({ stream, loadId: load.id, mode: load.mode, openedBy: load.openedBy }, 'load opened')
+    // One open load per stream: the newest wins, an older one still open is abandoned at once
+    // (its extractor died, or another one took over) rather than waiting for SISPORTA_OPEN_TIMEOUT.
+    const { previous, newer } = await loads.claimNewest(stream, load.id)
+    if (newer !== undefined) {
+      await abandonOpenLoad(loads, stream, load.id, `load ${newer} of this stream was opened at the same moment; one open load per stream, the newest goes on`, request.log)
+      throw new GatewayError('SIS_GW_LOAD_SUPERSEDED', `load ${load.id} of stream '${stream}' was abandoned at once: load ${newer} of the stream was opened at the same moment (one open load per stream, the newest goes on)`)
+    }
+    if (previous !== undefined) {
+      await abandonOpenLoad(loads, stream, previous, `load ${load.id} of this stream was opened by '${openedBy}' at ${load.openedAt} while this one was still open; one open load per stream`, request.log)
+    }
     void reply.code(201)
+    return { load } satisfies LoadReply
+  })
+
+  app.post<{ Params: LoadParams, Body: AbandonLoadBody }>('/streams/:stream/loads/:loadId/abandon', {
+    schema: { params: LoadParamsSchema, body: AbandonLoadBodySchema }
+  }, async (request) => {
+    const { stream, loadId } = request.params
+    const by = request.tokenClaims!.sub
+    // An unknown load is SIS_BUS_LOAD_UNKNOWN from the registry, answered 404.
+    const { load, changed } = await loads.transition(stream, loadId, (current) => abandonChange(current, `abandoned by its extractor ('${by}'): ${request.body.reason}`))
+    tally.forget(stream, loadId)
+    if (changed) request.log.warn({ stream, loadId, by, reason: request.body.reason }, 'load abandoned by its extractor')
     return { load } satisfies LoadReply
   })
 
@@ -196,6 +220,30 @@ function sealChange (current: LoadRecord, batches: number, rows: number): LoadRe
     throw new GatewayError('SIS_GW_SEAL_MISMATCH', `${where} was already sealed with ${current.batches ?? '?'} batches and ${current.rows ?? '?'} rows, not ${batches} batches and ${rows} rows`)
   }
   return undefined
+}
+
+/**
+ * Abandons an open load: an abandoned one stays as it is (a retry), any other state is a
+ * conflict — a sealed load is no longer the extractor's to give up, it is being applied.
+ */
+function abandonChange (current: LoadRecord, reason: string): LoadRecord | undefined {
+  if (current.state === 'open') return { ...current, state: 'abandoned', reason }
+  if (current.state === 'abandoned') return undefined
+  throw new GatewayError('SIS_GW_LOAD_NOT_OPEN', `load ${current.id} of stream '${current.stream}' is ${current.state}: only an open load can be abandoned`)
+}
+
+/**
+ * Abandons `loadId` if it is still open (compare-and-set: a seal that got there first wins, and
+ * the load goes on). A load the registry does not trust, or no longer has, is left alone.
+ */
+async function abandonOpenLoad (loads: LoadRegistry, stream: string, loadId: number, reason: string, log: FastifyRequest['log']): Promise<void> {
+  try {
+    const { load, changed } = await loads.transition(stream, loadId, (current) => current.state === 'open' ? { ...current, state: 'abandoned', reason } : undefined)
+    if (changed) log.warn({ stream, loadId, reason }, 'older open load abandoned')
+    else log.debug({ stream, loadId, state: load.state }, 'older load no longer open; left as it is')
+  } catch (err) {
+    log.warn({ err, stream, loadId }, 'could not abandon the older open load; SISPORTA_OPEN_TIMEOUT will')
+  }
 }
 
 async function getLoad (loads: LoadRegistry, stream: string, loadId: number): Promise<{ load: LoadRecord }> {

@@ -1,14 +1,9 @@
 import { loadConfig, readSettings } from '@sisporta/config'
-import { createLogger } from '@sisporta/observability'
+import { runMain } from '@sisporta/observability'
 import { runGateway } from './run-gateway.js'
 
-// Wiring only: settings and config are read once, here; everything else is runGateway's.
-let log = createLogger({ service: 'gateway' })
-try {
+// Wiring only: settings and config are read once, here; a failed start exits with its code.
+await runMain('gateway', async (logger) => {
   const settings = readSettings()
-  log = createLogger({ service: 'gateway', level: settings.logLevel })
-  await runGateway(settings, loadConfig(settings.configFile), log)
-} catch (err) {
-  log.fatal({ err }, 'gateway could not start')
-  process.exitCode = (err as { exitCode?: number }).exitCode ?? 1
-}
+  await runGateway(settings, loadConfig(settings.configFile), logger(settings.logLevel))
+})

@@ -1,10 +1,13 @@
 import { hostname } from 'node:os'
 import { busNames, type SisportaConfig } from '@sisporta/contracts'
 import { DEFAULT_PORTS, metricsListen, type Settings } from '@sisporta/config'
-import { connectBus, provisionBus } from '@sisporta/nats'
+import { busConnectOptions, connectBus, provisionBus } from '@sisporta/nats'
 import { createMetricsRegistry, runService, type Logger } from '@sisporta/observability'
 import { authFromSettings, readPem, resolveAuth } from './auth-options.js'
 import { buildGatewayApp } from './build-gateway-app.js'
+
+/** Longest time to receive a whole request, against slow clients (the port is served by the shell, the app says the same). */
+const REQUEST_TIMEOUT_MS = 120_000
 
 export interface RunGatewayOptions {
   /** Serve HTTPS: PEM certificate and key, as content or file paths. */
@@ -16,10 +19,11 @@ export interface RunGatewayOptions {
 }
 
 /**
- * Runs the gateway until SIGTERM / SIGINT: checks its keys (refusing to start without one),
- * connects to NATS, provisions the bus, and serves the ingestion API on
- * `SISPORTA_HTTP_HOST:SISPORTA_HTTP_PORT` (default 8080). Used by `main.ts` and `sisporta gateway`.
- * Resolves once listening; the signal handler closes the app and drains the connection.
+ * Runs the gateway until SIGTERM / SIGINT: checks its keys (refusing to start without one) and
+ * its settings, binds `SISPORTA_HTTP_HOST:SISPORTA_HTTP_PORT` (default 8080; taken, it exits 1 at
+ * once), answers `/healthz` while it connects to NATS and provisions the bus (`/readyz` says
+ * what it waits for), then serves the ingestion API. Used by `main.ts` and `sisporta gateway`.
+ * Resolves once ready; the signal handler closes the app and drains the connection.
  */
 export async function runGateway (settings: Settings, config: SisportaConfig, log: Logger, options: RunGatewayOptions = {}): Promise<void> {
   // Every configuration problem (a missing or weak key, a malformed JWKS) surfaces before any
@@ -31,33 +35,38 @@ export async function runGateway (settings: Settings, config: SisportaConfig, lo
     ? null
     : { cert: readPem(tls.cert, 'the TLS certificate', 'SIS_GW_TLS'), key: readPem(tls.key, 'the TLS key', 'SIS_GW_TLS') }
   const names = busNames(settings.namespace)
-  const nc = await connectBus({ url: settings.natsUrl, security: settings.nats, name: `sisporta-gateway@${hostname()}`, log })
-  try {
-    await provisionBus(nc, names, { maxDeliver: settings.maxDeliver, log })
-    const app = await buildGatewayApp({
-      config,
-      nc,
-      names,
-      log,
-      metrics: createMetricsRegistry('gateway'),
-      auth,
-      https,
-      bodyLimit: options.bodyLimit ?? settings.gatewayBodyLimit,
-      maxInFlight: options.maxInFlight ?? settings.gatewayMaxInFlight,
-      maxInFlightPerToken: settings.gatewayMaxInFlightPerToken,
-      metricsListen: metricsListen(settings),
-      bodyTimeoutMs: settings.gatewayBodyTimeoutSec * 1000
-    })
-    await runService({
-      app,
-      log,
-      host: settings.httpHost,
-      port: settings.httpPort ?? DEFAULT_PORTS.gateway,
+  const bus = busConnectOptions(settings.natsUrl, settings.nats).description
+  const metrics = createMetricsRegistry('gateway')
+  await runService({
+    log,
+    registry: metrics,
+    host: settings.httpHost,
+    port: settings.httpPort ?? DEFAULT_PORTS.gateway,
+    metricsListen: metricsListen(settings),
+    https,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    start: async (startup) => {
+      startup.waitFor(`NATS at ${bus.servers} (SISPORTA_NATS_URL)`)
+      const nc = await connectBus({ url: settings.natsUrl, security: settings.nats, name: `sisporta-gateway@${hostname()}`, log, onRetry: (err) => { startup.failedAttempt(err) } })
       // In-flight batches were answered before the app closed; drain flushes what is left.
-      onClosed: async () => { await nc.drain() }
-    })
-  } catch (err) {
-    await nc.close()
-    throw err
-  }
+      startup.onClose(async () => { if (!nc.isClosed()) await nc.drain() })
+      startup.waitFor('the bus to be provisioned (JetStream streams, consumer, load registry)')
+      await provisionBus(nc, names, { maxDeliver: settings.maxDeliver, log })
+      return await buildGatewayApp({
+        config,
+        nc,
+        names,
+        log,
+        metrics,
+        auth,
+        https,
+        bodyLimit: options.bodyLimit ?? settings.gatewayBodyLimit,
+        maxInFlight: options.maxInFlight ?? settings.gatewayMaxInFlight,
+        maxInFlightPerToken: settings.gatewayMaxInFlightPerToken,
+        metricsListen: metricsListen(settings),
+        bodyTimeoutMs: settings.gatewayBodyTimeoutSec * 1000,
+        requestTimeoutMs: REQUEST_TIMEOUT_MS
+      })
+    }
+  })
 }

@@ -276,7 +276,7 @@ t.test('jwt – a JWKS file broken at run time is logged once and the previous k
   assertNothingLeaks(t, gw, seen)
 })
 
-t.test('jwt – stream scope is by exact name: a token for `prod` cannot touch `products`, nor one for `products` `prod`', async (t) => {
+t.test('jwt – stream scope is by exact name: no token for `prod`, `products`, `roduct` or `products_eu` touches another of them (open, batch, seal, read)', async (t) => {
   const config = parseConfig(`
 streams:
   - name: prod
@@ -289,7 +289,19 @@ streams:
     target: { table: products, key: [sku] }
     columns:
       - { name: sku, from: Sku, type: string }
+  - name: roduct
+    source: { table: dbo.Roduct }
+    target: { table: roduct, key: [sku] }
+    columns:
+      - { name: sku, from: Sku, type: string }
+  - name: products_eu
+    source: { table: dbo.ProdutosEu }
+    target: { table: products_eu, key: [sku] }
+    columns:
+      - { name: sku, from: Sku, type: string }
 `, 'prefix.yaml', {})
+  // prefixes (prod < products < products_eu) and a substring in the middle (roduct)
+  const STREAMS = ['prod', 'products', 'roduct', 'products_eu'] as const
   const gw = await startGateway(t, { config })
   const seen: Seen = { tokens: [], replies: [] }
   const probe = prober(t, gw, seen)
@@ -298,18 +310,19 @@ streams:
     const res = await probe(tokenFor(stream), 201, { ...OPEN, url: `/v1/streams/${stream}/loads` })
     return (res.json() as { load: { id: number } }).load.id
   }
-  const loads = { prod: await open('prod'), products: await open('products') }
-  for (const [mine, other] of [['prod', 'products'], ['products', 'prod']] as const) {
+  const loads: Record<string, number> = {}
+  for (const stream of STREAMS) loads[stream] = await open(stream)
+  for (const [mine, other] of STREAMS.flatMap((a) => STREAMS.filter((b) => b !== a).map((b) => [a, b] as const))) {
     const token = tokenFor(mine)
     const forbidden: [number, string, RegExp] = [403, 'SIS_GW_STREAM_FORBIDDEN', new RegExp(`not allowed to load stream '${other}'`)]
-    const id = loads[other]
+    const id = loads[other]!
     await probe(token, forbidden, { ...OPEN, url: `/v1/streams/${other}/loads` })
     await probe(token, forbidden, { method: 'POST', url: `/v1/streams/${other}/loads/${id}/batches/0`, payload: { columns: ['sku'], rows: [['A']] } })
     await probe(token, forbidden, { method: 'POST', url: `/v1/streams/${other}/loads/${id}/seal`, payload: { batches: 1, rows: 1 } })
     await probe(token, forbidden, { method: 'GET', url: `/v1/streams/${other}/loads/${id}` })
   }
   t.equal(await gw.messageCount(), 0, 'no batch was published')
-  for (const stream of ['prod', 'products'] as const) {
+  for (const stream of STREAMS) {
     const res = await probe(tokenFor(stream), 200, { method: 'GET', url: `/v1/streams/${stream}/loads/${loads[stream]}` })
     t.equal((res.json() as { load: { state: string } }).load.state, 'open', `${stream}'s load is still open, not sealed`)
   }

@@ -1,7 +1,11 @@
 import type { Kysely } from 'kysely'
 import type { LoadMode, StreamConfig } from '@sisporta/contracts'
-import { BOOKKEEPING, isTransientMysqlError, type SisportaDatabase } from '@sisporta/db'
+import { BOOKKEEPING, MysqlErrno, collectWarnings, isTransientMysqlError, warningKind, type SisportaDatabase, type StatementWarning } from '@sisporta/db'
 import { PersistError } from './errors.js'
+import { changedValueError } from './changed-value.js'
+import { rowOfStatement } from './statement-row.js'
+import { targetCheck } from './target-check.js'
+import { foreignKeyViolation } from './foreign-key-violation.js'
 import { renderRows, type RenderedRows } from './render-rows.js'
 import { prepareUpsert, type UpsertStatement } from './upsert-statement.js'
 
@@ -29,6 +33,8 @@ export interface ApplyResult {
   readonly rows: number
   /** Upsert statements the batch was split into (0 for a duplicate). */
   readonly statements: number
+  /** Warnings MySQL raised that say nothing about the values (a deprecation…), for the log; absent when none. */
+  readonly notes?: readonly StatementWarning[]
 }
 
 export interface ApplyLimits {
@@ -47,6 +53,19 @@ const DEFAULT_LIMITS = Object.freeze({ maxRows: 2000, maxBytes: 4 * 1024 * 1024 
  * written with the load-stamp guard of {@link prepareUpsert}, so an older load never
  * overwrites a row a newer one wrote. Acknowledge the message only after this resolves.
  *
+ * The values stored are the values sent, or the batch fails permanently and nothing of it is
+ * stored:
+ *
+ * - the target table must hold every value the stream declares (`TargetCheck`): checked before
+ *   the stream's first rows are written, again in every batch's transaction after its upserts
+ *   (an `ALTER TABLE` may have narrowed a column since), and again after any failure —
+ *   `SIS_PERSIST_TARGET_TYPE` naming stream, table, column and both types;
+ * - every upsert statement's warnings and notes are read on its connection (only when its OK
+ *   packet reports some: no extra round trip otherwise), and any that is not known to be
+ *   harmless — a decimal rounded to the column's scale is only a *note*, even in strict mode —
+ *   fails the batch with `SIS_PERSIST_VALUE_CHANGED`, naming the batch's row and column and
+ *   quoting MySQL. Harmless ones (deprecation notices) come back in `notes`.
+ *
  * MySQL errors that retrying may fix (deadlock, lock wait, lost connection) are rethrown as
  * they are; every other failure is a permanent `PersistError` with the driver error as cause.
  *
@@ -62,6 +81,8 @@ export async function applyBatch (db: Kysely<SisportaDatabase>, stream: StreamCo
   const maxRows = Math.max(1, limits.maxRows ?? DEFAULT_LIMITS.maxRows)
   const maxBytes = limits.maxBytes ?? DEFAULT_LIMITS.maxBytes
   const upsert = upsertFor(db, stream, rendered.columns)
+  const what = `batch ${batch.batch} of load ${batch.loadId}`
+  const check = targetCheck(db)
   const trx = await db.startTransaction().execute().catch((err: unknown) => { throw classify(err, stream, batch) })
   try {
     // The batch's bookkeeping row first: it takes the row lock a concurrent replica applying
@@ -74,51 +95,64 @@ export async function applyBatch (db: Kysely<SisportaDatabase>, stream: StreamCo
       await trx.commit().execute()
       return { status: 'duplicate', rows: rowCount, statements: 0 }
     }
+    await check.ensure(trx, stream, what)
     // Statements cut at row boundaries: at most maxRows rows and maxBytes of VALUES text each.
     let statements = 0
     let first = 0
+    const notes: StatementWarning[] = []
     while (first < rowCount) {
       const start = first === 0 ? 0 : rowEnds[first - 1]! + 1
       let last = first + 1
       while (last < rowCount && last - first < maxRows && rowEnds[last]! - start <= maxBytes) last++
+      let warnings: StatementWarning[]
       try {
-        await trx.executeQuery(upsert(bytes.toString('utf8', start, rowEnds[last - 1]!)))
+        ({ warnings } = await collectWarnings(async () => await trx.executeQuery(upsert(bytes.toString('utf8', start, rowEnds[last - 1]!)))))
       } catch (err) {
-        throw atBatchRow(err, first, stream, batch)
+        throw foreignKeyViolation(err, stream, batch, first, last) ?? atBatchRow(err, first, stream, batch)
       }
+      const changed = warnings.find((w) => warningKind(w) !== 'harmless')
+      if (changed !== undefined) throw await changedValueError(trx, stream, what, changed, first)
+      notes.push(...warnings)
       statements++
       first = last
     }
+    await check.verify(trx, stream, what)
     await trx.commit().execute()
-    return { status: 'applied', rows: rowCount, statements }
+    return { status: 'applied', rows: rowCount, statements, ...(notes.length > 0 ? { notes } : {}) }
   } catch (err) {
     // Not `db.transaction()`: its rollback error (on a connection MySQL already dropped) would
     // replace the error that says why, and that error decides retry or dead letter. A failed
     // rollback changes nothing: the server rolls back a transaction whose connection is gone.
     await trx.rollback().execute().catch(() => {})
+    if (!isTransientMysqlError(err)) {
+      // whatever failed, the next batch checks the table before writing; a schema error is explained by that check
+      check.forget(stream)
+      if (isSchemaError(err)) await check.ensure(db, stream, what).catch((refusal: unknown) => { if (refusal instanceof PersistError) throw refusal })
+    }
     throw classify(err, stream, batch)
   }
 }
 
+/** Errors that say the table is not what the statement was written for: a column gone, the table gone or changed. */
+function isSchemaError (err: unknown): boolean {
+  const e = err as { errno?: unknown, cause?: { errno?: unknown } } | undefined
+  const errno = e?.errno ?? e?.cause?.errno
+  return errno === MysqlErrno.BadField || errno === MysqlErrno.NoSuchTable || errno === MysqlErrno.TableDefChanged || errno === MysqlErrno.NoDefaultForField
+}
+
 /**
- * A value MySQL refused, with the row named as the batch numbers it. The server counts rows
- * within one statement ("Incorrect string value: '\xF0\x9F\x98\x80' for column `db`.`t`.`name`
- * at row 3": an emoji into a latin1 column, strict mode), and a batch is cut into several
- * statements: row 3 of the statement that starts at batch row `first` is batch row first + 2.
+ * A value MySQL refused, with the row named as the batch numbers it (see `rowOfStatement`):
+ * "Incorrect string value: '\xF0\x9F\x98\x80' for column `db`.`t`.`name` at row 3" (an emoji into
+ * a latin1 column, strict mode) of the statement that starts at batch row 2000 is batch row 2002.
  */
 function atBatchRow (err: unknown, first: number, stream: StreamConfig, batch: BatchToApply): unknown {
   const e = err as { errno?: unknown, message?: unknown }
   if (typeof e?.message !== 'string' || isTransientMysqlError(err)) return err
-  const match = ROW_OF_VALUE.exec(e.message)
-  if (match === null) return err
-  const row = first + Number(match[2]) - 1
+  const at = rowOfStatement(e.message, first)
+  if (at === undefined) return err
   const errno = typeof e.errno === 'number' ? ` (MySQL error ${e.errno})` : ''
-  return new PersistError('SIS_PERSIST_REJECTED', `batch ${batch.batch} of load ${batch.loadId} (stream '${stream.name}'): row ${row}, column '${match[1]}': ` +
-    `${e.message.replace(/ at row \d+$/, '')}${errno}`, { cause: err })
+  return new PersistError('SIS_PERSIST_REJECTED', `batch ${batch.batch} of load ${batch.loadId} (stream '${stream.name}'): row ${at.row}, column '${at.column}': ${at.text}${errno}`, { cause: err })
 }
-
-/** `… for column `db`.`table`.`name` at row N` (MariaDB) or `… for column 'name' at row N` (MySQL). */
-const ROW_OF_VALUE = /column (?:`[^`]*`\.`[^`]*`\.)?[`']([^`']+)[`'] at row (\d+)$/
 
 /** Transient MySQL errors stay as they are (they are retried); every other failure is permanent. */
 function classify (err: unknown, stream: StreamConfig, batch: BatchToApply): unknown {

@@ -32,7 +32,13 @@ export const PersistErrorCodes = Object.freeze({
   /** The batch's load is not open or sealed (abandoned, failed, reconciled…), or its mode differs from the batch's. */
   LoadState: 'SIS_PERSIST_LOAD_STATE',
   /** MySQL refused the batch for a reason retrying will not fix (a value too long, a missing table…). */
-  Rejected: 'SIS_PERSIST_REJECTED'
+  Rejected: 'SIS_PERSIST_REJECTED',
+  /** The target table cannot hold every value the stream declares (or lacks a column): nothing of the batch is written. */
+  TargetType: 'SIS_PERSIST_TARGET_TYPE',
+  /** An upsert made MySQL store a value other than the one sent (a warning or note: rounded, truncated, converted): the batch is rolled back. */
+  ValueChanged: 'SIS_PERSIST_VALUE_CHANGED',
+  /** A foreign key of the target refused a row (its parent row is missing): the message names the constraint. */
+  ForeignKey: 'SIS_PERSIST_FOREIGN_KEY'
 } as const)
 
 export type PersistErrorCode = typeof PersistErrorCodes[keyof typeof PersistErrorCodes]

@@ -1,6 +1,6 @@
 import type { NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
-import { createServiceApp, type Logger } from '@sisporta/observability'
+import { createServiceApp, natsReadiness, type Logger } from '@sisporta/observability'
 import type { PersisterWorker } from './persister-worker.js'
 
 /** The Fastify instance `createServiceApp` builds (typed without a direct fastify dependency). */
@@ -16,9 +16,9 @@ export interface PersisterAppDeps {
 }
 
 /**
- * The persister's service shell: `/healthz`, `/readyz` (NATS connected, consumer loop running,
- * MySQL answering) and `/metrics`; the worker starts when the app is ready and is drained when
- * it closes.
+ * The persister's service shell: `/healthz`, `/readyz` (NATS connected — a client reconnecting to
+ * a lost server is not ready, though not closed —, consumer loop running, MySQL answering) and
+ * `/metrics`; the worker starts when the app is ready and is drained when it closes.
  *
  * @example
  * const app = await buildPersisterApp({ log, registry, nc, worker })
@@ -31,7 +31,7 @@ export async function buildPersisterApp (deps: PersisterAppDeps): Promise<Persis
     workers: [deps.worker],
     metricsListen: deps.metricsListen,
     checks: {
-      nats: () => !deps.nc.isClosed() || 'NATS connection closed',
+      nats: natsReadiness(deps.nc),
       persister: async () => await deps.worker.ready()
     }
   })

@@ -30,6 +30,13 @@ export interface PersisterWorkerOptions {
   readonly fetchExpiresMs?: number
   readonly nakDelaysMs?: readonly number[]
   readonly applyLimits?: ApplyLimits
+  /**
+   * TEST HOOK (`SISPORTA_TEST_PAUSE_BEFORE_ACK`), off when undefined: the first batch with this
+   * number that this worker applies is held after its commit and before its ack, until the
+   * worker stops (or the process is killed), so a fault test can crash the persister in exactly
+   * that window and see the redelivery found to be a duplicate.
+   */
+  readonly testPauseBeforeAck?: number
 }
 
 export interface PersisterWorker extends Worker {
@@ -71,6 +78,10 @@ class ConsumerLoop implements PersisterWorker {
   #consumerOk = false
   #mysqlSuspect = false
   #workingEveryMs = 20_000
+  /** Codes of harmless MySQL warnings already logged. */
+  readonly #notesLogged = new Set<number>()
+  /** The test hook's batch number while it is armed (it fires once). */
+  #pauseBeforeAck: number | undefined
 
   constructor (options: PersisterWorkerOptions) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new RangeError('concurrency must be an integer >= 1')
@@ -78,6 +89,7 @@ class ConsumerLoop implements PersisterWorker {
     this.#db = createDb(options.mysqlUrl, { poolSize: options.concurrency + 1 })
     this.#js = options.nc.jetstream()
     this.#decode = createBatchDecoder(options.config, options.names)
+    this.#pauseBeforeAck = options.testPauseBeforeAck
   }
 
   get inFlight (): number {
@@ -92,6 +104,9 @@ class ConsumerLoop implements PersisterWorker {
     // Signal progress well within ack_wait, so a long batch is not redelivered while it applies.
     this.#workingEveryMs = Math.max(250, Math.floor((info.config.ack_wait ?? 30e9) / 1e6 / 3))
     this.#consumerOk = true
+    if (this.#pauseBeforeAck !== undefined) {
+      this.#o.log.warn({ testHook: 'SISPORTA_TEST_PAUSE_BEFORE_ACK', batch: this.#pauseBeforeAck }, 'TEST HOOK armed (SISPORTA_TEST_PAUSE_BEFORE_ACK): the first batch with this number will be held after its commit, before its ack; never set this in production')
+    }
     this.#state = 'running'
     this.#loop = this.#run(consumer)
   }
@@ -182,6 +197,7 @@ class ConsumerLoop implements PersisterWorker {
       } catch (err) {
         failure = err
       }
+      if (failure === undefined && result?.status === 'applied') await this.#testPauseBeforeAck(msg, log)
       const outcome = await settle(msg, failure, { js: this.#js, names: this.#o.names, maxDeliver: this.#o.maxDeliver, log, ...(this.#o.nakDelaysMs !== undefined ? { delaysMs: this.#o.nakDelaysMs } : {}) })
       if (outcome === 'acked' && result !== undefined) {
         if (result.status === 'duplicate') {
@@ -191,6 +207,12 @@ class ConsumerLoop implements PersisterWorker {
           metrics.applied.inc({ stream: label })
           metrics.rows.inc({ stream: label }, result.rows)
           log.debug({ rows: result.rows, statements: result.statements, ms: Math.round(performance.now() - started) }, 'batch applied')
+          for (const note of result.notes ?? []) {
+            // harmless by their code (a deprecation…): said once per code, not on every batch
+            if (this.#notesLogged.has(note.code)) continue
+            this.#notesLogged.add(note.code)
+            log.warn({ mysqlWarning: note }, 'MySQL raised a warning that does not concern the values (logged once per code)')
+          }
         }
       } else if (outcome === 'nakked') {
         metrics.naks.inc({ stream: label })
@@ -224,6 +246,20 @@ class ConsumerLoop implements PersisterWorker {
       throw err
     }
     return await applyBatch(this.#db, batch.stream, batch, this.#o.applyLimits)
+  }
+
+  /**
+   * TEST HOOK (`testPauseBeforeAck`): holds the armed batch, committed and not yet acked, until
+   * the worker stops; the fault test kills the process meanwhile. Does nothing when unarmed.
+   */
+  async #testPauseBeforeAck (msg: JsMsg, log: Logger): Promise<void> {
+    if (this.#pauseBeforeAck === undefined || Number(msg.headers?.get(BatchHeaders.Batch)) !== this.#pauseBeforeAck) return
+    this.#pauseBeforeAck = undefined
+    log.warn({ testHook: 'SISPORTA_TEST_PAUSE_BEFORE_ACK' }, 'TEST HOOK: batch committed; holding its ack until the persister stops or is killed')
+    await new Promise<void>((resolve) => {
+      if (this.#stopping.signal.aborted) resolve()
+      else this.#stopping.signal.addEventListener('abort', () => resolve(), { once: true })
+    })
   }
 
   /** Pulls nothing until MySQL answers again (or the worker stops). */

@@ -6,10 +6,12 @@ import type { SqlValue } from './wire-to-sql.js'
  * meaning does not depend on the connection at all. Not on `character_set_client` (a server
  * that imposes gbk or latin1 would read an escaped literal's bytes differently — with gbk, a
  * multi-byte character can swallow the backslash that escapes a quote), nor on sql_mode
- * (NO_BACKSLASH_ESCAPES). The whole upsert is then printable ASCII — identifiers are
- * `[a-z][a-z0-9_]*`, numbers are digits, other quoted values ASCII-only — which every character
- * set a MySQL client may use reads the same way. (The session is pinned and verified as well:
- * `createDb`; this makes the values safe even if that ever failed.)
+ * (NO_BACKSLASH_ESCAPES). The values of an upsert are then printable ASCII — numbers are
+ * digits, other quoted values ASCII-only — which every character set a MySQL client may use
+ * reads the same way. (The session is pinned and verified as well: `createDb`; this makes the
+ * values safe even if that ever failed.) Table and column names are the one part that may not
+ * be ASCII (`Preço`: MySQL has no hex form of a name); they are quoted, and read as utf8mb4
+ * because the session is verified to be utf8mb4 before a connection is used.
  *
  * Both ways of rendering rows (`renderRows` from parsed values, `transcodeRows` from the JSON
  * bytes) write text with these literals, lower-case hex, so they produce the same bytes.

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { DECIMAL_DEFAULTS, createBatchChecker, hex4, isCalendarDate, scanJsonValue, type StreamConfig } from '@sisporta/contracts'
+import { DATETIME_DEFAULTS, DECIMAL_DEFAULTS, createBatchChecker, hex4, isCalendarDate, scanJsonValue, type StreamConfig } from '@sisporta/contracts'
 import type { RenderedRows } from './render-rows.js'
 import { TEXT_LITERAL_OPEN } from './sql-literal.js'
 
@@ -29,6 +29,8 @@ interface ColumnPlan {
   /** decimal: most digits before and after the point. */
   readonly intDigits: number
   readonly scale: number
+  /** datetime: fractional digits the column keeps (a non-zero digit beyond them is refused). */
+  readonly fraction: number
 }
 
 /** The two lower-case hex digits of each byte, as `Buffer#toString('hex')` writes them (sqlLiteral). */
@@ -94,7 +96,8 @@ export function createRowTranscoder (stream: StreamConfig): RowTranscoder {
       nullable: !keys.has(c.name) && c.nullable !== false,
       length: c.type === 'string' && c.length !== undefined ? c.length : Infinity,
       intDigits: (c.precision ?? DECIMAL_DEFAULTS.precision) - scale,
-      scale
+      scale,
+      fraction: c.type === 'datetime' ? c.precision ?? DATETIME_DEFAULTS.precision : DATETIME_DEFAULTS.precision
     })
   }
   return (payload, loadId) => {
@@ -340,7 +343,7 @@ class Transcoding {
       case BIGINT: ok = isBigint(src, start, end); break
       case DECIMAL: ok = isDecimal(src, start, end, plan); break
       case DATE: ok = end - start === 10 && isDate(src, start); break
-      case DATETIME: ok = isDatetime(src, start, end); break
+      case DATETIME: ok = isDatetime(src, start, end) && fitsFraction(src, start, end, plan.fraction); break
       default: ok = isUuid(src, start, end)
     }
     if (!ok) return false
@@ -554,6 +557,12 @@ function isDatetime (src: Uint8Array, start: number, end: number): boolean {
   if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59) return false
   if (n === 19) return true
   return src[start + 19] === 0x2e && digitsAt(src, start + 20, n - 20) >= 0
+}
+
+/** Whether a valid datetime's digits after the first `fraction` fractional ones are all zeros (as `checkWireValue`). */
+function fitsFraction (src: Uint8Array, start: number, end: number, fraction: number): boolean {
+  for (let i = start + 20 + fraction; i < end; i++) if (src[i] !== 0x30) return false
+  return true
 }
 
 /** Lower-case `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`. */

@@ -1,6 +1,6 @@
 import { CompiledQuery, sql, type QueryExecutorProvider, type RawBuilder } from 'kysely'
 import type { StreamConfig } from '@sisporta/contracts'
-import { STAMP } from '@sisporta/db'
+import { STAMP, quoteId } from '@sisporta/db'
 
 /** Builds the upsert of some rows of one batch from their VALUES text (`renderRows` / `transcodeRows`). */
 export type UpsertStatement = (values: string) => CompiledQuery
@@ -22,9 +22,11 @@ export type UpsertStatement = (values: string) => CompiledQuery
  * older load committed after a newer one (replicas commit in any order) leaves it alone. Key
  * columns are never assigned.
  *
- * The statement's text around the values is built once with Kysely's `sql` template (quoted
- * identifiers from the validated config) and compiled for `db`'s dialect; each call only puts
- * the rows' VALUES text between the two. The values are literals the persister wrote itself
+ * The statement's text around the values is built once with Kysely's `sql` template and
+ * compiled for `db`'s dialect; each call only puts the rows' VALUES text between the two. Table
+ * and column names are any MySQL names (`InvoiceLine`, `Preço Unitário`, even with a dot or a
+ * backtick), quoted by `quoteId`, the one quoting function (Kysely's `sql.ref` would read a dot
+ * as `table.column`). The values are literals the persister wrote itself
  * (`sqlLiteral`, `transcodeRows`), not parameters: mysql2 would otherwise escape each of a
  * batch's ~20,000 values into the text one by one, the largest part of the persister's work.
  *
@@ -33,14 +35,19 @@ export type UpsertStatement = (values: string) => CompiledQuery
  * await trx.executeQuery(upsert("('A1','12.50',42),('A2','3',42)"))
  */
 export function prepareUpsert (db: QueryExecutorProvider, stream: StreamConfig, columns: readonly string[]): UpsertStatement {
-  const target = [...columns.map((c) => sql.ref(c)), sql.ref(STAMP.load)]
-  const head = sql`INSERT INTO ${sql.table(stream.target.table)} (${sql.join(target)}) VALUES `.compile(db).sql
+  const target = [...columns.map(id), id(STAMP.load)]
+  const head = sql`INSERT INTO ${id(stream.target.table)} (${sql.join(target)}) VALUES `.compile(db).sql
   const tail = sql` ON DUPLICATE KEY UPDATE ${updateClause(stream, columns)}`.compile(db).sql
   return (values) => CompiledQuery.raw(`${head}${values}${tail}`)
 }
 
+/** A quoted table or column name. */
+function id (name: string): RawBuilder<unknown> {
+  return sql.raw(quoteId(name))
+}
+
 function updateClause (stream: StreamConfig, columns: readonly string[]): RawBuilder<unknown> {
-  const stamp = sql.ref(STAMP.load)
+  const stamp = id(STAMP.load)
   const incoming = sql`VALUES(${stamp})`
   // Compares with the stored stamp: every assignment below still sees the old one, because the
   // stamp itself is assigned last.
@@ -48,10 +55,10 @@ function updateClause (stream: StreamConfig, columns: readonly string[]): RawBui
   const keys = new Set(stream.target.key)
   const assignments = columns
     .filter((c) => !keys.has(c))
-    .map((c) => sql`${sql.ref(c)} = IF(${notOlder}, VALUES(${sql.ref(c)}), ${sql.ref(c)})`)
+    .map((c) => sql`${id(c)} = IF(${notOlder}, VALUES(${id(c)}), ${id(c)})`)
   if (stream.deletes === 'soft') {
     // A row a newer load sends again is back in the source: it is no longer deleted.
-    assignments.push(sql`${sql.ref(STAMP.deletedAt)} = IF(${notOlder}, NULL, ${sql.ref(STAMP.deletedAt)})`)
+    assignments.push(sql`${id(STAMP.deletedAt)} = IF(${notOlder}, NULL, ${id(STAMP.deletedAt)})`)
   }
   // LAST, on purpose: MySQL (and MariaDB without SIMULTANEOUS_ASSIGNMENT) evaluates ON DUPLICATE
   // KEY UPDATE assignments left to right, and a column named in a later assignment reads the

@@ -97,10 +97,11 @@ t.test('persister – applies every published batch, empties the work queue, and
 
 t.test('persister – a permanently bad batch goes to the dead-letter stream, the others still apply', async (t) => {
   const s = await setup(t)
-  await s.sql.query('ALTER TABLE shorts MODIFY label VARCHAR(5) NULL')
+  // text the column cannot hold (a narrower column would be refused for every batch, before writing)
+  await s.sql.query('ALTER TABLE shorts MODIFY label LONGTEXT CHARACTER SET latin1 NULL')
   t.equal(await s.openLoad('shorts'), 1, 'the load the batches below belong to')
   await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 1, batch: 0, body: { columns: ['id', 'label'], rows: [[1, 'one'], [2, 'two']] } })
-  await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 1, batch: 1, body: { columns: ['id', 'label'], rows: [[3, 'three'], [4, 'much too long']] } })
+  await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 1, batch: 1, body: { columns: ['id', 'label'], rows: [[3, 'three'], [4, 'not latin1 ☕']] } })
   await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 1, batch: 2, body: { columns: ['id', 'label'], rows: [[5, 'five']] } })
   // Two that fail the consume-side check: a stream this persister does not know, a mistyped value.
   await publishBatch(s.nc, s.names, { stream: 'ghost', loadId: 1, batch: 0, body: { columns: ['id'], rows: [[1]] } })
@@ -114,9 +115,9 @@ t.test('persister – a permanently bad batch goes to the dead-letter stream, th
   const tooLong = await s.jsm.streams.getMessage(s.names.dlqStream, { last_by_subj: s.names.dlqSubject('shorts') })
   const letters = [await s.jsm.streams.getMessage(s.names.dlqStream, { seq: 1 }), await s.jsm.streams.getMessage(s.names.dlqStream, { seq: 2 }), await s.jsm.streams.getMessage(s.names.dlqStream, { seq: 3 })]
   const byBatch = new Map(letters.map((m) => [`${m.header.get(BatchHeaders.Stream)}/${m.header.get(BatchHeaders.Batch)}`, m]))
-  t.match(byBatch.get('shorts/1')?.header.get(BatchHeaders.Reason), /SIS_PERSIST_REJECTED: batch 1 of load 1 \(stream 'shorts'\): row 1, column 'label': Data too long for column 'label'/)
+  t.match(byBatch.get('shorts/1')?.header.get(BatchHeaders.Reason), /SIS_PERSIST_REJECTED: batch 1 of load 1 \(stream 'shorts'\): row 1, column 'label': Incorrect string value: '\\xE2\\x98\\x95' for column/)
   t.equal(byBatch.get('shorts/1')?.header.get(BatchHeaders.Deliveries), '1', 'a permanent failure is not retried')
-  t.same(byBatch.get('shorts/1')?.json(), { columns: ['id', 'label'], rows: [[3, 'three'], [4, 'much too long']] })
+  t.same(byBatch.get('shorts/1')?.json(), { columns: ['id', 'label'], rows: [[3, 'three'], [4, 'not latin1 ☕']] })
   t.match(byBatch.get('shorts/3')?.header.get(BatchHeaders.Reason), /^SIS_PERSIST_BAD_BODY: row 0, column 'id' \(int\)/)
   t.equal(byBatch.get('ghost/0')?.subject, s.names.dlqSubject('ghost'))
   t.match(byBatch.get('ghost/0')?.header.get(BatchHeaders.Reason), /^SIS_PERSIST_UNKNOWN_STREAM/)
@@ -160,8 +161,11 @@ t.test('persister – graceful stop commits and acks in-flight batches, leaving 
   await blockedUpsert(s, 'shorts')
   t.equal(await s.worker.ready(), true, 'ready while a batch waits on a lock')
 
-  const stopped = s.worker.stop()
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  let stopReturned = false
+  const stopped = s.worker.stop().then(() => { stopReturned = true })
+  // the worker has stopped pulling once the server holds no pull request of it
+  await eventually(async () => (await s.consumerInfo()).num_waiting === 0 ? true : undefined, { what: 'the worker to stop pulling', timeoutMs: 120_000 })
+  t.notOk(stopReturned, 'stop() has not returned: it waits for the blocked batch')
   t.ok(s.worker.inFlight >= 1, 'the blocked batch is still in flight while stopping')
   await s.sql.query('COMMIT') // the batch can go on now
   await stopped
@@ -178,14 +182,17 @@ t.test('persister – graceful stop commits and acks in-flight batches, leaving 
 })
 
 t.test('persister – a batch applying for longer than ack_wait is kept alive, not redelivered', async (t) => {
-  const s = await setup(t, { ackWaitMs: 1500 })
+  // ack_wait long enough that a loaded machine keeps up with working() (sent every third of it)
+  const ackWaitMs = 6000
+  const s = await setup(t, { ackWaitMs })
   await s.sql.query('BEGIN')
   await s.sql.query("INSERT INTO shorts (id, label) VALUES (1, 'held')")
   t.equal(await s.openLoad('shorts'), 1, 'the load the batches below belong to')
   await publishBatch(s.nc, s.names, { stream: 'shorts', loadId: 1, batch: 0, body: { columns: ['id', 'label'], rows: [[1, 'one']] } })
   await s.worker.start()
   await blockedUpsert(s, 'shorts')
-  await new Promise((resolve) => setTimeout(resolve, 4000)) // well past ack_wait
+  // nothing to wait for but time: two and a half ack_waits with the batch blocked (a floor, never a budget)
+  await new Promise((resolve) => setTimeout(resolve, ackWaitMs * 2.5))
   t.equal((await s.consumerInfo()).num_redelivered, 0, 'working() kept the delivery alive')
   await s.sql.query('COMMIT')
   await eventually(async () => (await s.streamMessages()) === 0 ? true : undefined, { what: 'the batch acked' })

@@ -14,7 +14,7 @@ t.test('persister – a value a latin1 target column cannot hold is dead-lettere
   t.teardown(() => db.destroy())
   await migrate(db, config)
   // an existing application table whose text column is latin1 (migrate warns about it)
-  await sql.query('ALTER TABLE shorts MODIFY label VARCHAR(100) CHARACTER SET latin1 NULL')
+  await sql.query('ALTER TABLE shorts MODIFY label LONGTEXT CHARACTER SET latin1 NULL')
   const loads = await LoadRegistry.bind(bus.nc, bus.names)
   const worker = createPersisterWorker({
     nc: bus.nc,

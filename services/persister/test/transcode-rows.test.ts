@@ -29,6 +29,8 @@ streams:
       - { name: changed, from: changed, type: datetime }
       - { name: guid, from: guid, type: uuid }
       - { name: doc, from: doc, type: json }
+      - { name: whole, from: whole, type: datetime, precision: 0 }
+      - { name: milli, from: milli, type: datetime, precision: 3 }
 `, 'transcode-test.yaml', {})
 const wide = config.stream('wide')!
 const COLUMNS = wide.columns.map((c) => c.name)
@@ -140,6 +142,9 @@ function value (rnd: () => number, column: string): unknown {
     case 'changed': return pick(rnd, ['2024-02-29T23:59:59.123456', '2024-02-29T23:59:59', '2024-02-29T23:59:59.', '2024-02-29T23:59:59.1234567', '2024-02-29T24:00:00', '2024-02-29 23:59:59', '2024-02-29T23:60:00', `2024-01-0${1 + Math.floor(rnd() * 9)}T0${Math.floor(rnd() * 10)}:1${Math.floor(rnd() * 10)}:2${Math.floor(rnd() * 10)}.${digits(rnd, 1 + Math.floor(rnd() * 6))}`])
     case 'guid': return pick(rnd, ['123e4567-e89b-12d3-a456-426614174000', '123E4567-E89B-12D3-A456-426614174000', '123e4567e89b12d3a456426614174000', '00000000-0000-0000-0000-000000000000'])
     case 'doc': return new RawText(rnd() < 0.15 ? pick(rnd, JSON_REFUSED) : rnd() < 0.4 ? pick(rnd, JSON_ACCEPTED) : randomJsonText(rnd))
+    // datetimes with fewer fractional digits than the wire's six: only zeros may follow them
+    case 'whole': return pick(rnd, ['2024-02-29T23:59:59', '2024-02-29T23:59:59.0', '2024-02-29T23:59:59.000000', '2024-02-29T23:59:59.5', '2024-02-29T23:59:59.000001', '2024-02-29T23:59:59.100000'])
+    case 'milli': return pick(rnd, ['2024-02-29T23:59:59', '2024-02-29T23:59:59.1', '2024-02-29T23:59:59.123', '2024-02-29T23:59:59.123000', '2024-02-29T23:59:59.1230', '2024-02-29T23:59:59.1234', '2024-02-29T23:59:59.123001', '2024-02-29T23:59:59.999999'])
   }
   return null
 }
@@ -312,7 +317,7 @@ t.test('transcode rows – values written by the fast path read back exactly fro
   t.teardown(() => db.destroy())
   await migrate(db, config)
   const strings = ["O'Brien; DROP TABLE wide; --", 'back\\slash \\\' \\n', 'NUL\0 Ctrl-Z\x1a BS\b FF\f TAB\t LF\n CR\r DEL\x7f', 'Ação ç é ñ € 日本 🚀 𝄞', '\u2028\u2029\ufeff', '?', '']
-  const rows = strings.map((s, i) => [i, `k${i}`, s, 'ção', '-9223372036854775808', '-9999.99', '0.0000000001', 5e-324, i % 2 === 0, '0001-01-01', '9999-12-31T23:59:59.999999', '123e4567-e89b-12d3-a456-426614174000', new RawText(JSON_ACCEPTED[i]!)])
+  const rows = strings.map((s, i) => [i, `k${i}`, s, 'ção', '-9223372036854775808', '-9999.99', '0.0000000001', 5e-324, i % 2 === 0, '0001-01-01', '9999-12-31T23:59:59.999999', '123e4567-e89b-12d3-a456-426614174000', new RawText(JSON_ACCEPTED[i]!), '2024-02-29T23:59:59.000', '2024-02-29T23:59:59.120000'])
   for (const [label, json] of [['as JSON.stringify writes it', plainJson({ columns: COLUMNS, rows })], ['every character escaped', escapedJson({ columns: COLUMNS, rows })]] as const) {
     await sql.query('DELETE FROM wide')
     const rendered = transcode(Buffer.from(json), 3)
@@ -324,7 +329,7 @@ t.test('transcode rows – values written by the fast path read back exactly fro
     const [docs] = await sql.query('SELECT HEX(doc) AS doc FROM wide ORDER BY id') as unknown as [{ doc: string }[]]
     t.same(docs.map((r) => Buffer.from(r.doc, 'hex').toString('utf8')), JSON_ACCEPTED.slice(0, strings.length), `json values byte for byte (${label})`)
     delete got[0]!.doc
-    t.same(got[0], { id: 0, code: 'k0', text: strings[0], short: 'ção', big: '-9223372036854775808', amount: '-9999.99', wide_amount: '0.0000000001', ratio: 5e-324, active: 1, born: '0001-01-01', changed: '9999-12-31 23:59:59.999999', guid: '123e4567-e89b-12d3-a456-426614174000', _sisporta_load: '3' }, `every type exactly (${label})`)
+    t.same(got[0], { id: 0, code: 'k0', text: strings[0], short: 'ção', big: '-9223372036854775808', amount: '-9999.99', wide_amount: '0.0000000001', ratio: 5e-324, active: 1, born: '0001-01-01', changed: '9999-12-31 23:59:59.999999', guid: '123e4567-e89b-12d3-a456-426614174000', whole: '2024-02-29 23:59:59', milli: '2024-02-29 23:59:59.120', _sisporta_load: '3' }, `every type exactly (${label})`)
   }
 })
 

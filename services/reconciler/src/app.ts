@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely'
 import type { NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
 import type { SisportaDatabase } from '@sisporta/db'
-import { createServiceApp, type Logger, type Worker } from '@sisporta/observability'
+import { createServiceApp, natsReadiness, type Logger, type Worker } from '@sisporta/observability'
 
 export interface ReconcilerAppDeps {
   readonly log: Logger
@@ -14,7 +14,10 @@ export interface ReconcilerAppDeps {
   readonly metricsListen?: { host: string, port: number } | undefined
 }
 
-/** The reconciler's Fastify shell: health, readiness (NATS and MySQL reachable), metrics, and the worker. */
+/**
+ * The reconciler's Fastify shell: health, readiness (NATS connected — a client reconnecting to a
+ * lost server is not ready, though not closed — and MySQL answering), metrics, and the worker.
+ */
 export async function buildReconcilerApp (deps: ReconcilerAppDeps): Promise<Awaited<ReturnType<typeof createServiceApp>>> {
   return await createServiceApp({
     log: deps.log,
@@ -22,7 +25,7 @@ export async function buildReconcilerApp (deps: ReconcilerAppDeps): Promise<Awai
     workers: [deps.worker],
     metricsListen: deps.metricsListen,
     checks: {
-      nats: () => deps.nc.isClosed() ? 'NATS connection closed' : true,
+      nats: natsReadiness(deps.nc),
       mysql: async (): Promise<true> => {
         await sql`SELECT 1`.execute(deps.db)
         return true

@@ -2,6 +2,7 @@ import type { LoadRecord } from '@sisporta/contracts'
 import type { Logger } from '@sisporta/observability'
 import type { ReconcileDeps } from './deps.js'
 import { countAppliedBatches } from './count-applied-batches.js'
+import { loadClockOf } from './load-clock.js'
 import { moveLoad } from './move-load.js'
 
 /** How many missing batch numbers a reason names before it just counts the rest. */
@@ -12,7 +13,9 @@ const LISTED_BATCHES = 10
  * recorded in sisporta_batches, holding exactly the rows it stated. Then it becomes `applied`
  * (an incremental load ends there). A load whose batches hold a different row count, or that
  * has batches beyond its sealed count, `failed`; so does one still missing batches
- * `applyTimeoutSec` after sealing, with the missing batch numbers in the reason.
+ * `applyTimeoutSec` after sealing, with the missing batch numbers in the reason. That time is
+ * measured on the reconciler's monotonic clock from when it first saw the load sealed
+ * (`LoadClock`), never against the gateway's `sealedAt`: no clock skew makes it early.
  *
  * @returns the load as changed, or `undefined` while it waits for batches (or lost a race).
  */
@@ -42,9 +45,7 @@ export async function checkApplied (deps: ReconcileDeps, load: LoadRecord, log: 
       appliedAt: new Date(deps.now?.() ?? Date.now()).toISOString()
     }, log)
   }
-  const now = deps.now?.() ?? Date.now()
-  const sealedAt = Date.parse(load.sealedAt ?? load.updatedAt)
-  if (now - sealedAt < deps.settings.applyTimeoutSec * 1000) {
+  if (loadClockOf(deps).elapsedMs(load) < deps.settings.applyTimeoutSec * 1000) {
     log.debug({ missingBatches: applied.missingCount, appliedBatches: applied.batches }, 'sealed load waiting for batches')
     return undefined
   }
@@ -52,7 +53,7 @@ export async function checkApplied (deps: ReconcileDeps, load: LoadRecord, log: 
   return await moveLoad(deps, load, 'failed', {
     appliedBatches: applied.batches,
     appliedRows: applied.rows,
-    reason: `${noun} ${listRanges(applied.missing, applied.missingCount)} (${applied.missingCount} of ${load.batches}) not applied within ${deps.settings.applyTimeoutSec} s of sealing (SISPORTA_APPLY_TIMEOUT); nothing deleted`
+    reason: `${noun} ${listRanges(applied.missing, applied.missingCount)} (${applied.missingCount} of ${load.batches}) not applied within ${deps.settings.applyTimeoutSec} s of sealing (SISPORTA_APPLY_TIMEOUT, counted from when the reconciler saw it sealed); nothing deleted`
   }, log)
 }
 

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import { STAMP, type SisportaDatabase } from '@sisporta/db'
+import { STAMP, quoteId, type SisportaDatabase } from '@sisporta/db'
 import type { DeleteTarget } from './target.js'
 
 export interface AbsentRows {
@@ -17,11 +17,11 @@ export interface AbsentRows {
  * const { tableRows, absentRows } = await countAbsentRows(db, { table: 'products', deletes: 'hard' }, 42)
  */
 export async function countAbsentRows (db: Kysely<SisportaDatabase>, target: DeleteTarget, loadId: number): Promise<AbsentRows> {
-  const stamp = sql.ref(STAMP.load)
-  const live = target.deletes === 'soft' ? sql`WHERE ${sql.ref(STAMP.deletedAt)} IS NULL` : sql``
+  const stamp = sql.raw(quoteId(STAMP.load))
+  const live = target.deletes === 'soft' ? sql`WHERE ${sql.raw(quoteId(STAMP.deletedAt))} IS NULL` : sql``
   const { rows } = await sql<{ tableRows: string | number, absentRows: string | number | null }>`
     SELECT COUNT(*) AS tableRows, SUM(${stamp} < ${loadId} OR ${stamp} IS NULL) AS absentRows
-    FROM ${sql.table(target.table)} ${live}`.execute(db)
+    FROM ${sql.raw(quoteId(target.table))} ${live}`.execute(db)
   const row = rows[0]
   return { tableRows: Number(row?.tableRows ?? 0), absentRows: Number(row?.absentRows ?? 0) }
 }

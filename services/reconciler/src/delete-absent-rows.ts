@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import { STAMP, type SisportaDatabase } from '@sisporta/db'
+import { STAMP, foreignKeyFailure, quoteId, type ForeignKeyFailure, type SisportaDatabase } from '@sisporta/db'
 import type { DeleteTarget } from './target.js'
 
 export interface DeleteAbsentRowsOptions {
@@ -19,8 +19,13 @@ export interface DeleteAbsentRowsResult {
   /** Rows this call deleted (or marked deleted). */
   readonly deletedRows: number
   readonly chunks: number
-  /** False when stopped before the last chunk by `stillCurrent` or `signal`. */
+  /** False when stopped before the last chunk by `stillCurrent`, `signal` or a foreign key. */
   readonly completed: boolean
+  /**
+   * Set when a foreign key refused a chunk: a row to delete is still referred to by a child
+   * row (MySQL refuses the whole statement, so the chunk deleted nothing).
+   */
+  readonly referenced?: ForeignKeyFailure
 }
 
 /**
@@ -32,14 +37,18 @@ export interface DeleteAbsentRowsResult {
  * Idempotent: a crash mid-way, or two replicas deleting at once, leave the same table, because
  * every chunk uses the same predicate, and rows a newer load wrote carry a higher stamp.
  *
+ * A chunk a foreign key refuses (a row still referred to by a child table) stops the work with
+ * `referenced` saying which constraint: the caller decides whether to wait for the child stream
+ * or to hold the load (referenced-rows.ts). Any other error is thrown.
+ *
  * @example
  * const { deletedRows } = await deleteAbsentRows(db, { table: 'products', deletes: 'hard' }, { loadId: 42, chunk: 5000 })
  */
 export async function deleteAbsentRows (db: Kysely<SisportaDatabase>, target: DeleteTarget, options: DeleteAbsentRowsOptions): Promise<DeleteAbsentRowsResult> {
   if (target.deletes === 'none') return { deletedRows: 0, chunks: 0, completed: true }
-  const table = sql.table(target.table)
-  const stamp = sql.ref(STAMP.load)
-  const deletedAt = sql.ref(STAMP.deletedAt)
+  const table = sql.raw(quoteId(target.table))
+  const stamp = sql.raw(quoteId(STAMP.load))
+  const deletedAt = sql.raw(quoteId(STAMP.deletedAt))
   const limit = Math.max(1, Math.floor(options.chunk))
   const statement = target.deletes === 'hard'
     ? sql`DELETE FROM ${table} WHERE (${stamp} < ${options.loadId} OR ${stamp} IS NULL) LIMIT ${limit}`
@@ -50,7 +59,14 @@ export async function deleteAbsentRows (db: Kysely<SisportaDatabase>, target: De
     if (options.signal?.aborted === true) return { deletedRows, chunks, completed: false }
     // only the load still entitled to delete may go on: re-checked before every chunk
     if (options.stillCurrent !== undefined && !(await options.stillCurrent())) return { deletedRows, chunks, completed: false }
-    const result = await statement.execute(db)
+    let result
+    try {
+      result = await statement.execute(db)
+    } catch (err) {
+      const referenced = foreignKeyFailure(err)
+      if (referenced?.kind === 'still-referenced') return { deletedRows, chunks, completed: false, referenced }
+      throw err
+    }
     const affected = Number(result.numAffectedRows ?? 0n)
     deletedRows += affected
     chunks++

@@ -4,6 +4,7 @@ import type { LoadRecord, SisportaConfig } from '@sisporta/contracts'
 import type { SisportaDatabase } from '@sisporta/db'
 import type { LoadRegistry } from '@sisporta/nats'
 import type { Logger } from '@sisporta/observability'
+import type { LoadClock } from './load-clock.js'
 import type { ReconcilerMetrics } from './metrics.js'
 
 /** The settings the reconciler reads (seconds may be fractional in tests). */
@@ -24,8 +25,22 @@ export interface ReconcileDeps {
    * every delete chunk.
    */
   readonly findSupersedingLoad?: (load: LoadRecord) => Promise<LoadRecord | undefined> | LoadRecord | undefined
+  /**
+   * The newest reconciled full load of a stream: a parent load whose delete a foreign key
+   * refused waits until its child streams have one newer than itself (referenced-rows.ts).
+   * Default: asks the registry; the worker answers from its watch.
+   */
+  readonly findReconciledLoad?: (stream: string) => Promise<LoadRecord | undefined> | LoadRecord | undefined
   /** Stops deleting between chunks (service shutdown); the load stays as it is, to be resumed. */
   readonly signal?: AbortSignal
-  /** Clock (ms since the epoch). */
+  /**
+   * Wall clock (ms since the epoch), only for the times written on loads (`appliedAt`, …) that
+   * people read; timeouts are never measured on it (see `clock`).
+   */
   readonly now?: () => number
+  /**
+   * The monotonic clock the open and apply timeouts are measured on (see `LoadClock` for why).
+   * Default: one per registry, kept by this process.
+   */
+  readonly clock?: LoadClock
 }

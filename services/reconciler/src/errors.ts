@@ -8,7 +8,14 @@ export const ReconcilerErrorCode = Object.freeze({
   /** Examining a load failed (MySQL or the registry); retried on the next sweep. */
   Examine: 'SIS_RECON_EXAMINE',
   /** Watching the load registry failed; the watch is restarted. */
-  Watch: 'SIS_RECON_WATCH'
+  Watch: 'SIS_RECON_WATCH',
+  /** Watching the dead letters (or acting on one) failed; retried. */
+  DeadLetterWatch: 'SIS_RECON_DLQ_WATCH',
+  /**
+   * A full load's rows are not all in the target (merged by a loosely compared key, or lost): the
+   * load fails and deletes nothing. Logged with the counts; the load's `reason` explains it.
+   */
+  RowsLost: 'SIS_RECON_ROWS_LOST'
 } as const)
 
 export type ReconcilerErrorCodeValue = typeof ReconcilerErrorCode[keyof typeof ReconcilerErrorCode]

@@ -56,6 +56,15 @@ export class LoadIndex {
     return newest
   }
 
+  /** The newest reconciled full load of `stream` the watch has seen. */
+  newestReconciled (stream: string): LoadRecord | undefined {
+    let newest: LoadRecord | undefined
+    for (const load of this.#superseding.get(stream)?.values() ?? []) {
+      if (load.state === 'reconciled' && (newest === undefined || load.id > newest.id)) newest = load
+    }
+    return newest
+  }
+
   /** Loads of `stream` held for an operator. */
   heldCount (stream: string): number {
     let held = 0

@@ -1,14 +1,9 @@
 import { loadConfig, readSettings } from '@sisporta/config'
-import { createLogger } from '@sisporta/observability'
+import { runMain } from '@sisporta/observability'
 import { runReconciler } from './run-reconciler.js'
 
-// Wiring only: read the environment and config once, then run.
-try {
+// Wiring only: settings and config are read once, here; a failed start exits with its code.
+await runMain('reconciler', async (logger) => {
   const settings = readSettings()
-  const log = createLogger({ service: 'reconciler', level: settings.logLevel })
-  await runReconciler(settings, loadConfig(settings.configFile), log)
-} catch (err) {
-  const e = err as Error & { code?: string, exitCode?: number }
-  process.stderr.write(`${e.code ?? 'error'}: ${e.message}\n`)
-  process.exitCode = e.exitCode ?? 1
-}
+  await runReconciler(settings, loadConfig(settings.configFile), logger(settings.logLevel))
+})

@@ -2,28 +2,38 @@ import type { LoadRecord, StreamConfig } from '@sisporta/contracts'
 import type { Logger } from '@sisporta/observability'
 import type { ReconcileDeps } from './deps.js'
 import { ReconcilerError, ReconcilerErrorCode } from './errors.js'
+import { checkRowsArrived } from './check-rows-arrived.js'
 import { countAbsentRows } from './count-absent-rows.js'
 import { deleteAbsentRows } from './delete-absent-rows.js'
 import { findSupersedingLoad } from './find-superseding-load.js'
 import { moveLoad } from './move-load.js'
+import { afterWaiting, onReferencedRows, waitsForChildren } from './referenced-rows.js'
 import { deleteTarget } from './target.js'
 
 /**
  * An applied full load: removes the target rows it did not contain, unless
+ * - rows it sent are missing from the target (merged by a key the target compares loosely, or
+ *   lost otherwise; see check-rows-arrived.ts): `failed`, nothing deleted;
  * - the stream keeps them (`deletes: none`): `reconciled`, nothing deleted;
  * - a newer full load is applied or beyond: `superseded`, nothing deleted;
- * - it would delete more than `maxDeleteRatio` of the table: `held` for an operator.
+ * - it would delete more than `maxDeleteRatio` of the table: `held` for an operator;
+ * - a foreign key refuses its deletes: it waits for the child streams' deletes, then `held`
+ *   naming the constraint if they did not help (referenced-rows.ts).
  *
  * @returns the load as changed, or `undefined` when it changed meanwhile or the work stopped.
  */
 export async function reconcileApplied (deps: ReconcileDeps, load: LoadRecord, log: Logger): Promise<LoadRecord | undefined> {
   const stream = streamOf(deps, load)
+  const started = performance.now()
+  // before anything is deleted, and before the target is called a mirror of the load at all
+  const lost = await checkRowsArrived(deps, load, stream, log, async () => await supersedeIfNewer(deps, load, log))
+  if (lost !== null) return observe(deps, load, started, lost)
   if (stream.deletes === 'none') {
     return await moveLoad(deps, load, 'reconciled', { deletedRows: 0, reconciledAt: nowIso(deps) }, log)
   }
-  const started = performance.now()
   const superseded = await supersedeIfNewer(deps, load, log)
   if (superseded !== null) return observe(deps, load, started, superseded)
+  if (await waitsForChildren(deps, load)) return undefined
   const { tableRows, absentRows } = await countAbsentRows(deps.db, deleteTarget(stream), load.id)
   if (absentRows > 0 && absentRows / tableRows > stream.maxDeleteRatio) {
     const held = await moveLoad(deps, load, 'held', { tableRows, absentRows, reason: heldReason(load.id, tableRows, absentRows, stream.maxDeleteRatio) }, log)
@@ -41,6 +51,10 @@ export async function reconcileApproved (deps: ReconcileDeps, load: LoadRecord, 
   const started = performance.now()
   const superseded = await supersedeIfNewer(deps, load, log)
   if (superseded !== null) return observe(deps, load, started, superseded)
+  // checked again: approving accepts the deletes, not rows that never arrived
+  const lost = await checkRowsArrived(deps, load, stream, log, async () => await supersedeIfNewer(deps, load, log))
+  if (lost !== null) return observe(deps, load, started, lost)
+  if (await waitsForChildren(deps, load)) return undefined
   return observe(deps, load, started, await deleteAndReconcile(deps, load, stream, {}, log))
 }
 
@@ -90,12 +104,13 @@ async function deleteAndReconcile (deps: ReconcileDeps, load: LoadRecord, stream
       log.debug({ affected }, 'deleted a chunk of absent rows')
     }
   })
+  if (result.referenced !== undefined) return await onReferencedRows(deps, load, stream, result.referenced, result.deletedRows, log)
   if (!result.completed) {
     if (newer !== undefined) return await supersedeIfNewer(deps, load, log, result.deletedRows) ?? undefined
     log.info({ deletedRows: result.deletedRows }, 'stopped deleting: the load changed or the reconciler is stopping')
     return undefined
   }
-  return await moveLoad(deps, load, 'reconciled', { ...counts, deletedRows: result.deletedRows, reconciledAt: nowIso(deps) }, log)
+  return await moveLoad(deps, load, 'reconciled', { ...counts, deletedRows: result.deletedRows, reconciledAt: nowIso(deps), ...afterWaiting(load) }, log)
 }
 
 function streamOf (deps: ReconcileDeps, load: LoadRecord): StreamConfig {

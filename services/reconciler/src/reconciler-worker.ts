@@ -7,11 +7,13 @@ import { ReconcilerErrorCode } from './errors.js'
 import { LoadIndex } from './load-index.js'
 import { reconcileLoad } from './reconcile-load.js'
 
-export interface ReconcilerWorkerDeps extends Omit<ReconcileDeps, 'findSupersedingLoad' | 'signal'> {
+export interface ReconcilerWorkerDeps extends Omit<ReconcileDeps, 'findSupersedingLoad' | 'findReconciledLoad' | 'signal'> {
   /** How often every load needing attention is examined again (ms). Default 5000. */
   readonly sweepIntervalMs?: number
   /** Wait before re-opening a failed registry watch (ms). Default 1000. */
   readonly watchRetryMs?: number
+  /** Started and stopped with the worker: the dead-letter watch (`createDeadLetterWatcher`), which fails loads with a dead-lettered batch. */
+  readonly deadLetters?: Worker
 }
 
 export const DEFAULT_SWEEP_INTERVAL_MS = 1000
@@ -62,6 +64,7 @@ class ReconcilerWorker implements Worker {
     this.#controller = controller
     this.#watching = this.#watch(controller.signal)
     this.#timer = setInterval(() => { this.#sweep() }, this.#deps.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS)
+    await this.#deps.deadLetters?.start()
   }
 
   async stop (): Promise<void> {
@@ -69,6 +72,7 @@ class ReconcilerWorker implements Worker {
     if (controller === undefined) return
     controller.abort()
     clearInterval(this.#timer)
+    await this.#deps.deadLetters?.stop()
     await this.#watching
     await Promise.all([...this.#running.values()])
     this.#controller = undefined
@@ -136,7 +140,8 @@ class ReconcilerWorker implements Worker {
       await reconcileLoad({
         ...this.#deps,
         signal,
-        findSupersedingLoad: (load) => this.#index.supersedingLoad(load)
+        findSupersedingLoad: (load) => this.#index.supersedingLoad(load),
+        findReconciledLoad: (name) => this.#index.newestReconciled(name)
       }, { stream, id })
       this.#lastError.delete(key)
     } catch (err) {

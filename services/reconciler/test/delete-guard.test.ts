@@ -43,9 +43,10 @@ t.test('delete guard – approving a held load deletes the absent rows', async (
 })
 
 t.test('delete guard – discarding a held load deletes nothing', async (t) => {
-  const { registry, load, sql, deps, worker } = await heldLoadSetup(t)
+  const { registry, load, sql, deps, worker, metrics } = await heldLoadSetup(t)
   await registry.transition('products', load.id, (l) => l.state === 'held' ? { ...l, state: 'discarded', discardedBy: 'ops' } : undefined)
-  await new Promise((resolve) => setTimeout(resolve, 500)) // several sweeps
+  // the worker has seen the discard when its held gauge drops; stopping then waits for anything it started on it
+  await eventually(async () => (await metrics.held.get()).values.find((v) => v.labels.stream === 'products')?.value === 0 ? true : undefined, { what: 'the worker to see the discard', timeoutMs: 120_000 })
   await worker.stop()
   t.equal((await reconcileLoad(deps, load))?.state, 'discarded')
   t.equal(await countRows(sql, 'products'), 1000, 'nothing deleted')

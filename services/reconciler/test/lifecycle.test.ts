@@ -49,8 +49,11 @@ t.test('reconciler – a load never sealed deletes nothing and is abandoned afte
   const load = await registry.openLoad({ stream: 'products', mode: 'full' })
   await insertRows(sql, 'products', [['a', null], ['b', 0]])
   t.equal((await reconcileLoad(deps, load))?.state, 'open', 'still open before the timeout')
-  await new Promise((resolve) => setTimeout(resolve, 400))
-  const abandoned = await reconcileLoad(deps, load)
+  // the timeout is a floor: wait for the load to move, however long the machine takes
+  const abandoned = await eventually(async () => {
+    const l = await reconcileLoad(deps, load)
+    return l?.state === 'open' ? undefined : l
+  }, { what: 'the open timeout to pass', timeoutMs: 120_000 })
   t.match(abandoned, { state: 'abandoned', reason: /not sealed within 0.3 s/ })
   t.equal(abandoned?.deletedRows, undefined)
   t.same(await skus(sql, 'products'), ['a', 'b'], 'nothing deleted')
@@ -62,8 +65,10 @@ t.test('reconciler – a sealed load missing a batch deletes nothing and fails a
   await insertRows(sql, 'products', [['old', null], ...Array.from({ length: 20 }, (_, i) => [`n${i}`, load.id] as [string, number])])
   await recordBatches(sql, 'products', load.id, { 0: 10, 2: 10 })
   t.equal((await reconcileLoad(deps, load))?.state, 'sealed', 'waits for the missing batches')
-  await new Promise((resolve) => setTimeout(resolve, 400))
-  const failed = await reconcileLoad(deps, load)
+  const failed = await eventually(async () => {
+    const l = await reconcileLoad(deps, load)
+    return l?.state === 'sealed' ? undefined : l
+  }, { what: 'the apply timeout to pass', timeoutMs: 120_000 })
   t.match(failed, { state: 'failed', appliedBatches: 2, appliedRows: 20, reason: /^batches 1, 3 \(2 of 4\) not applied within 0.3 s of sealing/ })
   t.equal(await countRows(sql, 'products'), 21, 'nothing deleted')
 })
@@ -103,8 +108,10 @@ t.test('reconciler – a seal stating 2^31−1 batches is examined without listi
   await recordBatches(sql, 'products', load.id, { 0: 1, 5: 1, 7: 1 })
   const heapBefore = process.memoryUsage().heapUsed
   t.equal((await reconcileLoad(deps, load))?.state, 'sealed', 'waits for the missing batches')
-  await new Promise((resolve) => setTimeout(resolve, 400))
-  const failed = await reconcileLoad(deps, load)
+  const failed = await eventually(async () => {
+    const l = await reconcileLoad(deps, load)
+    return l?.state === 'sealed' ? undefined : l
+  }, { what: 'the apply timeout to pass', timeoutMs: 120_000 })
   t.match(failed, { state: 'failed', appliedBatches: 3, reason: /^batches 1–4, 6, 8–2147483646 \(2147483644 of 2147483647\) not applied within 0.3 s of sealing/ })
   t.ok(process.memoryUsage().heapUsed - heapBefore < 64 * 1024 * 1024, 'no per-batch list was built')
 })

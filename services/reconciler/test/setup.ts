@@ -106,3 +106,25 @@ export async function countRows (sql: Connection, table: string, where = '1 = 1'
   const [rows] = await sql.query(`SELECT COUNT(*) AS n FROM \`${table}\` WHERE ${where}`)
   return Number((rows as Array<{ n: number | string }>)[0]?.n)
 }
+
+/**
+ * The registry, counting the reads of each load's record (`reconcileLoad` starts every
+ * examination with one): tests wait for the worker to have examined a load N times instead of
+ * sleeping for "several sweeps".
+ */
+export function countingRegistry (registry: LoadRegistry): { registry: LoadRegistry, reads(stream: string, id: number): number } {
+  const reads = new Map<string, number>()
+  const counted = new Proxy(registry, {
+    get (target, property) {
+      const value = Reflect.get(target, property, target) as unknown
+      if (typeof value !== 'function') return value
+      if (property !== 'get') return value.bind(target)
+      return async (stream: string, id: number) => {
+        const entry = await registry.get(stream, id)
+        reads.set(`${stream}.${id}`, (reads.get(`${stream}.${id}`) ?? 0) + 1)
+        return entry
+      }
+    }
+  })
+  return { registry: counted, reads: (stream, id) => reads.get(`${stream}.${id}`) ?? 0 }
+}

@@ -47,9 +47,17 @@ t.test('reconciler – a real load\'s record replaced by a forged one (other ope
   const record = (await env.registry.get('products', real.id))!.load
   // approve it behind the delete guard's back, with a record whose opening does not match the gateway's
   await forge(env, `load.products.${real.id}`, { ...record, state: 'approved', approvedBy: 'mallory', openedAt: '2020-01-01T00:00:00.000Z' })
-  const worker = createReconcilerWorker({ ...env.deps, sweepIntervalMs: 100 })
+  const untrusted: string[] = []
+  const registry = await LoadRegistry.bind(env.nc, env.names, { onUntrusted: (key) => untrusted.push(key) })
+  const worker = createReconcilerWorker({ ...env.deps, registry, sweepIntervalMs: 100 })
   await worker.start()
   t.teardown(() => worker.stop())
-  await new Promise((resolve) => setTimeout(resolve, 1500)) // several sweeps: nothing may happen
+  // the worker saw the forged record and refused it …
+  await eventually(() => untrusted.includes(`load.products.${real.id}`) ? true : undefined, { what: 'the worker to refuse the forged record', timeoutMs: 120_000 })
+  // … and went on: a real load opened after it is reconciled by the same worker
+  const later = await sealedLoad(env.registry, 'notes', 'full', { batches: 0, rows: 0 })
+  await eventually(async () => (await env.registry.get('notes', later.id))?.load.state === 'reconciled' ? true : undefined, { what: 'a later real load to be reconciled', timeoutMs: 120_000 })
+  await worker.stop()
   t.equal(await countRows(env.sql, 'products'), 100, 'nothing deleted')
+  t.equal((await env.registry.check('products', real.id)).status, 'untrusted', 'the forged record is still there, refused')
 })

@@ -4,6 +4,7 @@ import { SourceError } from '../errors.js'
 import { afterParameters, prepareKeyParameters } from '../key-parameters.js'
 import { PreparedStreams } from '../prepared-streams.js'
 import { ReadGuard } from '../read-errors.js'
+import { checkColumnTypes } from '../type-fit.js'
 import type {
   KeyValues, SourceDescription, SourceDialect, SourceDialectOptions, SourceLogger, WireRow
 } from '../source-dialect.js'
@@ -181,12 +182,7 @@ export function createMssqlDialect (url: string, options: SourceDialectOptions =
 
 function prepare (stream: StreamConfig, introspection: MssqlIntrospection, database: MssqlDatabaseFacts): PreparedStream {
   const { description, columns: infos } = introspection
-  stream.columns.forEach((column, i) => {
-    const problem = mssqlTypeProblem(column, infos[i]!)
-    if (problem !== undefined) {
-      throw new SourceError('SIS_SRC_TYPE', `stream '${stream.name}', column '${column.name}' (from ${description.columns[i]!.from} ${infos[i]!.columnType} to ${column.type}): ${problem}`, { stream: stream.name, column: column.name })
-    }
-  })
+  checkColumnTypes(stream, introspection, mssqlTypeProblem)
   const conversion = createRowConversion(stream, description, stream.columns.map((c, i) => createMssqlValueConverter(c.type, infos[i]!)))
   const keyParameters = prepareKeyParameters(stream, introspection, conversion.keyIndexes, { keyProblem: mssqlKeyProblem, createKeyParameter: createMssqlKeyParameter })
   const readForms = stream.columns.map((c, i) => mssqlReadForm(c.type, infos[i]!))
@@ -254,7 +250,7 @@ function checkCollatedKeysIncrease (stream: StreamConfig, prepared: PreparedStre
       const key = (row: WireRow): string => keys.map((i) => `${stream.columns[i]!.name}: ${describeSourceValue(row[i])}`).join(', ')
       throw new SourceError('SIS_SRC_KEY',
         `stream '${stream.name}': the source rows with keys {${key(rows[r - 1]!)}} and {${key(rows[r]!)}} are one key under the column's collation (case, accents or trailing spaces do not count); target.key (${stream.target.key.join(', ')}) must identify one row, or pages would skip rows`,
-        { stream: stream.name })
+        { stream: stream.name, exitCode: 1 })
     }
   }
 }

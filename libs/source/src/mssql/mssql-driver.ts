@@ -4,8 +4,7 @@
  * the pool built from a source URL or connection string, and error classification.
  */
 import mssql from 'mssql'
-import { SourceError } from '../errors.js'
-import type { DriverErrors } from '../read-errors.js'
+import { connectError, type DriverErrors, type SourceEndpoint } from '../read-errors.js'
 import type { SourceDialectOptions } from '../source-dialect.js'
 import type { MssqlParameter, MssqlParameterType } from './mssql-sql.js'
 import { parseMssqlUrl, type MssqlConnectionSettings } from './mssql-url.js'
@@ -42,6 +41,8 @@ export interface MssqlPoolLike {
   connect (): Promise<unknown>
   request (): MssqlRequestLike
   close (): Promise<void>
+  /** Where it connects, for connection errors (never the password in them). */
+  readonly endpoint?: SourceEndpoint
 }
 
 /** Rows (arrays, in select-list order) and column metadata of a statement's first result set. */
@@ -90,11 +91,24 @@ export function mssqlPoolConfig (settings: MssqlConnectionSettings, options: Sou
 
 /** Creates the mssql pool for a source URL or connection string (no connection until the first read). */
 export function createMssqlPool (url: string, options: SourceDialectOptions): MssqlPoolLike {
-  const pool = new mssql.ConnectionPool(mssqlPoolConfig(parseMssqlUrl(url), options))
+  const settings = parseMssqlUrl(url)
+  const pool = new mssql.ConnectionPool(mssqlPoolConfig(settings, options))
   // a connection that breaks while idle in the pool reports here (unheard, it would end the
   // process); the next read gets a fresh connection or fails with the cause
   pool.on('error', (err: unknown) => options.log?.warn({ err: driverMessage(err) }, 'source connection error'))
-  return pool
+  const host = settings.server.includes(':') ? `[${settings.server}]` : settings.server
+  return {
+    endpoint: {
+      engine: 'SQL Server',
+      address: settings.port !== undefined ? `${host}:${settings.port}` : settings.instanceName !== undefined ? `${host}\\${settings.instanceName}` : `${host}:1433`,
+      user: settings.domain !== undefined && settings.user !== undefined ? `${settings.domain}\\${settings.user}` : settings.user,
+      database: settings.database,
+      password: settings.password
+    },
+    connect: async () => await pool.connect(),
+    request: () => pool.request(),
+    close: async () => { await pool.close() }
+  }
 }
 
 /** The mssql type object for a parameter type. */
@@ -117,7 +131,7 @@ export async function runMssql (pool: MssqlPoolLike, sql: string, params: readon
   try {
     await pool.connect()
   } catch (cause) {
-    throw new SourceError('SIS_SRC_CONNECT', `cannot connect to the SQL Server source: ${driverMessage(cause)}`, { cause, transient: isTransientMssqlError(cause) })
+    throw connectError(cause, MSSQL_ERRORS, pool.endpoint)
   }
   const request = pool.request()
   request.arrayRowMode = true
@@ -168,5 +182,18 @@ export function driverMessage (err: unknown): string {
   return String(err)
 }
 
+/**
+ * A refused login or database, in words: tedious reports both as `ELOGIN` (18456 login failed,
+ * 4060 cannot open the database, 18452 a Windows login from an untrusted domain), without the
+ * number on the outer error.
+ */
+export function mssqlLoginReason (err: unknown): string | undefined {
+  const e = err as { code?: unknown, number?: unknown, message?: unknown } | null
+  const message = typeof e?.message === 'string' ? e.message : ''
+  if (e?.number === 4060 || /cannot open database/i.test(message)) return 'the database does not exist or this login may not open it'
+  if (e?.code === 'ELOGIN' || e?.number === 18456 || e?.number === 18452) return 'login failed: wrong user or password, or the login is disabled'
+  return undefined
+}
+
 /** The mssql driver's errors as the shared read errors name and classify them. */
-export const MSSQL_ERRORS: DriverErrors = Object.freeze({ message: driverMessage, isTransient: isTransientMssqlError })
+export const MSSQL_ERRORS: DriverErrors = Object.freeze({ message: driverMessage, isTransient: isTransientMssqlError, loginReason: mssqlLoginReason })

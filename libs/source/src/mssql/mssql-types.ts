@@ -3,7 +3,8 @@
  * `describe` enforces before a load (`SIS_SRC_TYPE`), the form each column is selected in (see
  * `MssqlReadForm`), and which columns can drive keyset pagination (`SIS_SRC_KEY`).
  */
-import { DECIMAL_DEFAULTS, type ColumnMapping, type WireType } from '@sisporta/contracts'
+import type { ColumnMapping, WireType } from '@sisporta/contracts'
+import { decimalProblem, lengthProblem, notAllowed, wholeNumberProblem } from '../type-fit.js'
 import type { MssqlReadForm } from './mssql-sql.js'
 
 /** What the converters need to know about a source column, from the catalogue or a query's result description. */
@@ -149,44 +150,24 @@ export function mssqlTypeProblem (column: ColumnMapping, info: MssqlColumnInfo):
   if (allowed === undefined) {
     return `source type ${info.columnType} is not supported; convert it in a query: stream (e.g. CONVERT(nvarchar(max), col) or col.ToString())`
   }
-  if (!allowed.includes(column.type)) {
-    return `source type ${info.columnType} cannot be read as ${column.type} without loss; it maps to ${allowed.join(', ')}`
-  }
+  if (!allowed.includes(column.type)) return notAllowed(info.columnType, column.type, allowed)
   if (info.dataType === 'xml' || info.dataType === 'sql_variant') return undefined
   switch (column.type) {
     case 'decimal': {
       const [p, s] = decimalShape(info)
-      const precision = column.precision ?? DECIMAL_DEFAULTS.precision
-      const scale = column.scale ?? DECIMAL_DEFAULTS.scale
-      if (scale < s || precision - scale < p - s) {
-        const declared = column.precision === undefined && column.scale === undefined ? `the default decimal(${precision},${scale})` : `declared precision ${precision}, scale ${scale}`
-        return `${info.columnType} needs the declared decimal to hold ${p - s} digits before the point and ${s} after; ${declared} does not (declare precision ≥ ${p - s + Math.max(s, scale)} and scale ≥ ${s})`
-      }
-      return undefined
+      return decimalProblem(column, info.columnType, p - s, s)
     }
     case 'int':
     case 'bigint':
-      if (DECIMAL_TYPES.has(info.dataType)) {
-        const limit = column.type === 'int' ? 9 : 18
-        if (info.scale !== 0 || info.precision! > limit) {
-          return `${info.columnType} holds values a ${column.type} cannot (${column.type} takes decimal(p,0) with p ≤ ${limit}); declare it as decimal`
-        }
-      }
-      return undefined
+      return DECIMAL_TYPES.has(info.dataType) ? wholeNumberProblem(column.type, info.columnType, info.precision, info.scale) : undefined
     case 'uuid':
       if (BINARY_TYPES.has(info.dataType) && info.columnType !== 'binary(16)') return `a uuid needs exactly 16 bytes: binary(16), not ${info.columnType}`
       return undefined
     case 'string':
-      if ((CHAR_TYPES.has(info.dataType) || NCHAR_TYPES.has(info.dataType)) && column.length !== undefined && info.length !== undefined &&
-        (info.length === -1 || info.length > column.length)) {
-        return `${info.columnType} holds up to ${info.length === -1 ? 'about 2^30' : info.length} characters; the declared length ${column.length} is shorter`
-      }
-      return undefined
+      if (!CHAR_TYPES.has(info.dataType) && !NCHAR_TYPES.has(info.dataType)) return undefined
+      return lengthProblem(column, info.columnType, info.length === -1 ? 'about 2^30' : info.length, 'characters')
     case 'binary':
-      if (column.length !== undefined && info.length !== undefined && (info.length === -1 || info.length > column.length)) {
-        return `${info.columnType} holds up to ${info.length === -1 ? '2^31' : info.length} bytes; the declared length ${column.length} is shorter`
-      }
-      return undefined
+      return lengthProblem(column, info.columnType, info.length === -1 ? '2^31' : info.length, 'bytes')
     default:
       return undefined
   }

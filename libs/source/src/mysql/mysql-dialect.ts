@@ -3,6 +3,7 @@ import { checkPageSize, convertPage, createRowConversion, type RowConversion } f
 import { afterParameters, prepareKeyParameters } from '../key-parameters.js'
 import { PreparedStreams } from '../prepared-streams.js'
 import { ReadGuard } from '../read-errors.js'
+import { checkColumnTypes } from '../type-fit.js'
 import type {
   KeyValues, SourceDescription, SourceDialect, SourceDialectOptions, SourceLogger, WireRow
 } from '../source-dialect.js'
@@ -10,6 +11,7 @@ import { keyColumnIndexes } from '../stream-keys.js'
 import { MYSQL_ERRORS, createMysqlPool, withReadOnlySession, type MysqlConnectionLike, type MysqlPoolLike } from './mysql-driver.js'
 import { introspectMysqlStream, type MysqlIntrospection } from './mysql-introspector.js'
 import { FIND_TABLE_SQL, buildPageSql, keysetParameters } from './mysql-sql.js'
+import { mysqlTypeProblem } from './mysql-types.js'
 import {
   createMysqlKeyParameter, createMysqlValueConverter, mysqlKeyProblem, type MysqlKeyParameter
 } from './mysql-values.js'
@@ -103,6 +105,8 @@ export function createMysqlDialect (url: string, options: SourceDialectOptions =
 }
 
 function prepare (stream: StreamConfig, introspection: MysqlIntrospection): PreparedStream {
+  // before a load is opened: a column whose type cannot hold what the stream declares fails now, not at its first row
+  checkColumnTypes(stream, introspection, mysqlTypeProblem)
   const keyIndexes = keyColumnIndexes(stream)
   const keyParameters = prepareKeyParameters(stream, introspection, keyIndexes, { keyProblem: mysqlKeyProblem, createKeyParameter: createMysqlKeyParameter })
   const spec = {

@@ -4,7 +4,7 @@
  */
 import { createPool, type PoolOptions } from 'mysql2/promise'
 import { SourceError } from '../errors.js'
-import { connectError, readOnlySessionError, type DriverErrors } from '../read-errors.js'
+import { connectError, readOnlySessionError, type DriverErrors, type SourceEndpoint } from '../read-errors.js'
 import { redact } from '../redact-url.js'
 import type { SourceDialectOptions } from '../source-dialect.js'
 import { SESSION_SQL } from './mysql-sql.js'
@@ -35,6 +35,8 @@ export interface MysqlConnectionLike {
 export interface MysqlPoolLike {
   getConnection (): Promise<MysqlConnectionLike>
   end (): Promise<void>
+  /** Where it connects, for connection errors (never the password in them). */
+  readonly endpoint?: SourceEndpoint
 }
 
 /** Driver options every source pool uses: values arrive exactly (see mysql-values.ts). */
@@ -101,7 +103,20 @@ export function mysqlPoolOptions (url: string, options: SourceDialectOptions): P
 
 /** Creates the mysql2 pool for a source URL (connections open lazily, on first read). */
 export function createMysqlPool (url: string, options: SourceDialectOptions): MysqlPoolLike {
-  return createPool(mysqlPoolOptions(url, options)) as unknown as MysqlPoolLike
+  const config = mysqlPoolOptions(url, options)
+  const pool = createPool(config) as unknown as MysqlPoolLike
+  const host = config.host ?? '127.0.0.1'
+  return {
+    endpoint: {
+      engine: 'MySQL/MariaDB',
+      address: `${host.includes(':') ? `[${host}]` : host}:${config.port ?? DEFAULT_PORT}`,
+      user: config.user,
+      database: config.database,
+      password: config.password
+    },
+    getConnection: async () => await pool.getConnection(),
+    end: async () => { await pool.end() }
+  }
 }
 
 /** The URL with its password masked, for messages (shared by every engine). */
@@ -131,8 +146,24 @@ export function driverMessage (err: unknown): string {
   return String(err)
 }
 
+/** Error numbers of a server that refused the login: user, password, host or database. */
+const LOGIN_REASONS: Readonly<Record<number, string>> = Object.freeze({
+  1044: 'access to the database denied for this user',
+  1045: 'access denied: wrong user or password',
+  1049: 'unknown database',
+  1130: 'this host may not connect as this user',
+  1251: 'the server wants an authentication method the client does not offer',
+  1698: 'access denied: wrong user or password'
+})
+
+/** A refused login or an unknown database, in words (mysql2 reports them without marking them fatal). */
+export function mysqlLoginReason (err: unknown): string | undefined {
+  const errno = (err as { errno?: unknown } | null)?.errno
+  return typeof errno === 'number' ? LOGIN_REASONS[errno] : undefined
+}
+
 /** mysql2's errors as the shared read and connect errors name and classify them. */
-export const MYSQL_ERRORS: DriverErrors = Object.freeze({ message: driverMessage, isTransient: isTransientMysqlError })
+export const MYSQL_ERRORS: DriverErrors = Object.freeze({ message: driverMessage, isTransient: isTransientMysqlError, loginReason: mysqlLoginReason })
 
 /**
  * Runs `work` on a pooled connection whose session is read-only with READ COMMITTED reads
@@ -149,7 +180,7 @@ export async function withReadOnlySession<T> (
   try {
     connection = await pool.getConnection()
   } catch (cause) {
-    throw connectError(cause, MYSQL_ERRORS)
+    throw connectError(cause, MYSQL_ERRORS, pool.endpoint)
   }
   let broken = false
   try {
@@ -158,7 +189,7 @@ export async function withReadOnlySession<T> (
         await connection.query(SESSION_SQL)
       } catch (cause) {
         broken = true
-        throw readOnlySessionError(cause, MYSQL_ERRORS)
+        throw readOnlySessionError(cause, MYSQL_ERRORS, pool.endpoint)
       }
       sessions.add(connection.connection)
     }

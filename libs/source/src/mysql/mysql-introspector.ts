@@ -77,7 +77,7 @@ function match (stream: StreamConfig, source: MysqlSourceObject, object: string,
 const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit'])
 
 function catalogueColumn (row: Row): CatalogueColumn {
-  const [name, dataType, columnType, isNullable, precision, scale] = row
+  const [name, dataType, columnType, isNullable, precision, scale, , maxLength] = row
   const type = String(dataType).toLowerCase()
   const full = String(columnType).toLowerCase()
   const decimal = type === 'decimal' || type === 'numeric'
@@ -90,7 +90,8 @@ function catalogueColumn (row: Row): CatalogueColumn {
       unsigned: /\bunsigned\b/.test(full),
       ...(decimal && precision !== null ? { precision: Number(precision) } : {}),
       ...(decimal && scale !== null ? { scale: Number(scale) } : {}),
-      binary: BINARY_TYPES.has(type)
+      binary: BINARY_TYPES.has(type),
+      ...(maxLength === null || maxLength === undefined ? {} : { length: Number(maxLength) })
     }
   }
 }
@@ -102,9 +103,18 @@ const FIELD_TYPES: Record<number, string> = {
   16: 'bit', 245: 'json', 246: 'decimal', 247: 'enum', 248: 'set', 249: 'tinytext', 250: 'mediumtext',
   251: 'longtext', 252: 'text', 253: 'varchar', 254: 'char', 255: 'geometry'
 }
+const TEXT_TYPES = new Set(['varchar', 'char', 'tinytext', 'text', 'mediumtext', 'longtext'])
+/** Types whose name carries their length: `varchar(20)`, `varbinary(16)`. */
+const SIZED_TYPES = new Set(['varchar', 'char', 'varbinary', 'binary'])
 const BYTES_NAMES: Record<string, string> = {
   varchar: 'varbinary', char: 'binary', tinytext: 'tinyblob', mediumtext: 'mediumblob', longtext: 'longblob', text: 'blob'
 }
+/**
+ * Most bytes a character of a result's text takes: the session's results are utf8mb4
+ * (`MYSQL_VALUE_OPTIONS`), whatever the columns' own character sets, and the protocol states a
+ * text column's length in bytes of it.
+ */
+const RESULT_BYTES_PER_CHARACTER = 4
 const NOT_NULL_FLAG = 1
 const UNSIGNED_FLAG = 32
 const ENUM_FLAG = 256
@@ -142,8 +152,13 @@ export function fieldColumnInfo (field: MysqlFieldLike): MysqlColumnInfo {
     columnType = `bit(${length})`
   } else if ((dataType === 'datetime' || dataType === 'timestamp' || dataType === 'time') && field.decimals > 0 && field.decimals <= 6) {
     columnType = `${dataType}(${field.decimals})`
+  } else if (SIZED_TYPES.has(dataType) && field.columnLength !== undefined) {
+    columnType = `${dataType}(${binary ? length : Math.floor(length / RESULT_BYTES_PER_CHARACTER)})`
   }
   if (unsigned) columnType += ' unsigned'
+  // a text column's length is in bytes of the result's character set, a binary one's in bytes
+  const textual = TEXT_TYPES.has(dataType) || dataType === 'enum' || dataType === 'set'
+  const maxLength = binary && dataType !== 'bit' ? length : textual ? Math.floor(length / RESULT_BYTES_PER_CHARACTER) : undefined
   return {
     dataType,
     columnType,
@@ -151,6 +166,7 @@ export function fieldColumnInfo (field: MysqlFieldLike): MysqlColumnInfo {
     unsigned,
     ...(precision === undefined ? {} : { precision }),
     ...(scale === undefined ? {} : { scale }),
-    binary
+    binary,
+    ...(maxLength === undefined || field.columnLength === undefined ? {} : { length: maxLength })
   }
 }

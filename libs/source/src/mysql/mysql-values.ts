@@ -35,6 +35,11 @@ export interface MysqlColumnInfo {
   readonly scale?: number
   /** Values are bytes (binary character set): BINARY, VARBINARY, BLOB, BIT. */
   readonly binary: boolean
+  /**
+   * Most a value holds: characters of a character type (CHAR, VARCHAR, TEXT…, ENUM, SET), bytes
+   * of a binary one; undefined when the source does not say.
+   */
+  readonly length?: number
 }
 
 /** Converts one non-NULL source value; throws `ConversionFailure` with the reason. */

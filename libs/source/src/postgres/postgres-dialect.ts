@@ -3,6 +3,7 @@ import { checkPageSize, convertPage, createRowConversion, type RowConversion } f
 import { afterParameters, prepareKeyParameters } from '../key-parameters.js'
 import { PreparedStreams } from '../prepared-streams.js'
 import { ReadGuard } from '../read-errors.js'
+import { checkColumnTypes } from '../type-fit.js'
 import type {
   KeyValues, SourceDescription, SourceDialect, SourceDialectOptions, SourceLogger, WireRow
 } from '../source-dialect.js'
@@ -12,6 +13,7 @@ import {
 } from './postgres-driver.js'
 import { introspectPostgresStream, type PostgresIntrospection } from './postgres-introspector.js'
 import { FIND_TABLE_SQL, buildPageSql } from './postgres-sql.js'
+import { postgresTypeProblem } from './postgres-types.js'
 import {
   createPostgresKeyParameter, createPostgresValueConverter, postgresKeyProblem, postgresValueKind, type PostgresKeyParameter
 } from './postgres-values.js'
@@ -106,6 +108,8 @@ export function createPostgresDialect (url: string, options: SourceDialectOption
 }
 
 function prepare (stream: StreamConfig, introspection: PostgresIntrospection): PreparedStream {
+  // before a load is opened: a column whose type cannot hold what the stream declares fails now, not at its first row
+  checkColumnTypes(stream, introspection, postgresTypeProblem)
   const keyIndexes = keyColumnIndexes(stream)
   const keyParameters = prepareKeyParameters(stream, introspection, keyIndexes, { keyProblem: postgresKeyProblem, createKeyParameter: createPostgresKeyParameter })
   const { description, columns } = introspection

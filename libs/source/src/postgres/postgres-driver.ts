@@ -4,7 +4,7 @@
  */
 import pg from 'pg'
 import { SourceError } from '../errors.js'
-import { connectError, readOnlySessionError, type DriverErrors } from '../read-errors.js'
+import { connectError, readOnlySessionError, type DriverErrors, type SourceEndpoint } from '../read-errors.js'
 import { redact } from '../redact-url.js'
 import type { SourceDialectOptions } from '../source-dialect.js'
 import { SESSION_SQL } from './postgres-sql.js'
@@ -40,6 +40,8 @@ export interface PostgresClientLike {
 export interface PostgresPoolLike {
   connect (): Promise<PostgresClientLike>
   end (): Promise<void>
+  /** Where it connects, for connection errors (never the password in them). */
+  readonly endpoint?: SourceEndpoint
 }
 
 const keepText = (value: string): string => value
@@ -123,9 +125,21 @@ export function postgresPoolOptions (url: string, options: SourceDialectOptions)
  * of an unhandled 'error' event.
  */
 export function createPostgresPool (url: string, options: SourceDialectOptions): PostgresPoolLike {
-  const pool = new pg.Pool(postgresPoolOptions(url, options))
+  const config = postgresPoolOptions(url, options)
+  const pool = new pg.Pool(config)
   pool.on('error', (err) => options.log?.warn({ err: driverMessage(err) }, 'idle source connection lost'))
-  return pool as unknown as PostgresPoolLike
+  const host = config.host ?? '127.0.0.1'
+  return {
+    endpoint: {
+      engine: 'PostgreSQL',
+      address: `${host.includes(':') ? `[${host}]` : host}:${config.port ?? DEFAULT_PORT}`,
+      user: config.user,
+      database: config.database,
+      password: typeof config.password === 'string' ? config.password : undefined
+    },
+    connect: async () => await pool.connect() as unknown as PostgresClientLike,
+    end: async () => { await pool.end() }
+  }
 }
 
 /**
@@ -162,8 +176,24 @@ export function driverMessage (err: unknown): string {
   return String(err)
 }
 
+/** SQLSTATEs of a server that refused the login or the database. */
+const LOGIN_REASONS: Readonly<Record<string, string>> = Object.freeze({
+  '28P01': 'access denied: wrong user or password',
+  '28000': 'login refused: no such role, or no pg_hba.conf entry for this host, user and database',
+  '3D000': 'unknown database',
+  '42501': 'permission denied (the login may not connect to this database)'
+})
+
+/** A refused login or an unknown database, in words; also a server that offers no TLS when the URL asks for it. */
+export function postgresLoginReason (err: unknown): string | undefined {
+  const e = err as { code?: unknown, message?: unknown } | null
+  if (typeof e?.code === 'string' && Object.hasOwn(LOGIN_REASONS, e.code)) return LOGIN_REASONS[e.code]
+  if (typeof e?.message === 'string' && /does not support SSL/i.test(e.message)) return 'TLS failed: the server does not offer it (sslmode / ssl in the URL)'
+  return undefined
+}
+
 /** pg's errors as the shared read and connect errors name and classify them. */
-export const POSTGRES_ERRORS: DriverErrors = Object.freeze({ message: driverMessage, isTransient: isTransientPostgresError })
+export const POSTGRES_ERRORS: DriverErrors = Object.freeze({ message: driverMessage, isTransient: isTransientPostgresError, loginReason: postgresLoginReason })
 
 /**
  * Whether the connection an error came from is still usable: a statement the server refused
@@ -190,7 +220,7 @@ export async function withReadOnlySession<T> (
   try {
     client = await pool.connect()
   } catch (cause) {
-    throw connectError(cause, POSTGRES_ERRORS)
+    throw connectError(cause, POSTGRES_ERRORS, pool.endpoint)
   }
   // a connection lost while we hold the client (between two statements) is reported here, not
   // as an unhandled 'error' event; the statement that follows fails and says why
@@ -204,7 +234,7 @@ export async function withReadOnlySession<T> (
         await client.query({ text: SESSION_SQL })
       } catch (cause) {
         broken = true
-        throw readOnlySessionError(cause, POSTGRES_ERRORS)
+        throw readOnlySessionError(cause, POSTGRES_ERRORS, pool.endpoint)
       }
       sessions.add(client)
     }

@@ -74,11 +74,29 @@ async function introspectQuery (client: PostgresClientLike, stream: StreamConfig
 }
 
 function catalogueColumn (row: Row): AvailableColumn<PostgresColumnInfo> {
-  const [name, dataType, columnType, notNull, category] = row
+  const [name, dataType, columnType, notNull, category, baseWritten] = row
   return {
     name: String(name),
-    info: { dataType: String(dataType), columnType: String(columnType), nullable: notNull !== 't', category: String(category) }
+    info: { dataType: String(dataType), columnType: String(columnType), nullable: notNull !== 't', category: String(category), ...typeLimits(String(dataType), baseWritten) }
   }
+}
+
+const MODIFIER = /\((-?\d+)(?:,\s*(-?\d+))?\)/
+
+/**
+ * Precision and scale of a numeric, length of a character or bit string type, from the base
+ * type as PostgreSQL writes it with its modifier (`numeric(19,4)`, `character varying(40)`,
+ * `bit(8)`); none for a type written without one (`numeric`, `text`, `bit varying`).
+ */
+export function typeLimits (dataType: string, baseWritten: unknown): Pick<PostgresColumnInfo, 'precision' | 'scale' | 'length'> {
+  // `name` is 63 bytes at most, so 63 characters at most; "char" is one byte
+  if (dataType === 'name') return { length: 63 }
+  if (dataType === 'char') return { length: 1 }
+  const m = typeof baseWritten === 'string' ? MODIFIER.exec(baseWritten) : null
+  if (m === null) return {}
+  if (dataType === 'numeric') return { precision: Number(m[1]), scale: Number(m[2] ?? 0) }
+  if (dataType === 'varchar' || dataType === 'bpchar' || dataType === 'bit' || dataType === 'varbit') return { length: Number(m[1]) }
+  return {}
 }
 
 /**
@@ -88,11 +106,12 @@ function catalogueColumn (row: Row): AvailableColumn<PostgresColumnInfo> {
  * columns are reported nullable.
  */
 export function resultColumnInfo (field: PostgresFieldLike, type: Row | undefined): PostgresColumnInfo {
-  const [dataType, columnType, category] = type ?? []
+  const [dataType, columnType, category, baseWritten] = type ?? []
   return {
     dataType: typeof dataType === 'string' ? dataType : `type ${field.dataTypeID}`,
     columnType: typeof columnType === 'string' ? columnType : `type ${field.dataTypeID}`,
     nullable: true,
-    category: typeof category === 'string' ? category : 'X'
+    category: typeof category === 'string' ? category : 'X',
+    ...(typeof dataType === 'string' ? typeLimits(dataType, baseWritten) : {})
   }
 }

@@ -134,20 +134,30 @@ export const FIND_TABLE_IGNORING_CASE_SQL = `${FIND_TABLE_SELECT}WHERE lower(n.n
 const BASE_TYPE_JOIN = 'LEFT JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = \'d\' THEN t.typbasetype ELSE t.oid END'
 
 /**
+ * The base type as PostgreSQL writes it, with its modifier (a domain's own, `numeric(19,4)` for
+ * `money4`), given the column's type modifier as `typmod`: where precision, scale and length
+ * are read from.
+ */
+function baseTypeWritten (typmod: string): string {
+  return `pg_catalog.format_type(b.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE ${typmod} END)`
+}
+
+/**
  * Columns of one table (by oid), in table order: name, base type name, type as PostgreSQL writes
- * it, NOT NULL (the column's or its domain's), base type category.
+ * it, NOT NULL (the column's or its domain's), base type category, base type as written with its
+ * modifier.
  */
 export const TABLE_COLUMNS_SQL =
-  'SELECT a.attname, b.typname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull OR t.typnotnull, b.typcategory ' +
+  `SELECT a.attname, b.typname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull OR t.typnotnull, b.typcategory, ${baseTypeWritten('a.atttypmod')} ` +
   'FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid ' + BASE_TYPE_JOIN + ' ' +
   'WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum'
 
 /**
  * Type names of a result set's columns from their type oids and modifiers (`$1` oid[], `$2`
  * int4[]), one row per column in column order: base type name, type as PostgreSQL writes it,
- * base type category.
+ * base type category, base type as written with its modifier.
  */
 export const RESULT_TYPES_SQL =
-  'SELECT b.typname, pg_catalog.format_type(m.type, m.typmod), b.typcategory ' +
+  `SELECT b.typname, pg_catalog.format_type(m.type, m.typmod), b.typcategory, ${baseTypeWritten('m.typmod')} ` +
   'FROM unnest($1::oid[], $2::int4[]) WITH ORDINALITY AS m(type, typmod, i) ' +
   'LEFT JOIN pg_catalog.pg_type t ON t.oid = m.type ' + BASE_TYPE_JOIN + ' ORDER BY m.i'

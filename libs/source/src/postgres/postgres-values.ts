@@ -36,6 +36,12 @@ export interface PostgresColumnInfo extends SourceColumnFacts {
   readonly nullable: boolean
   /** `pg_type.typcategory` of the base type: `N` numeric, `S` string, `D` date/time, `A` array, `C` composite, `U` user-defined, … */
   readonly category: string
+  /** numeric(p,s): total digits; undefined for a numeric without precision (any number of digits). */
+  readonly precision?: number
+  /** numeric(p,s): digits after the point (PostgreSQL 15 allows a negative scale, or one above the precision). */
+  readonly scale?: number
+  /** Most a value holds: characters of varchar(n), char(n), name; bits of bit(n), bit varying(n); undefined for text and other types without one. */
+  readonly length?: number
 }
 
 /** How the text of a source value is to be read. */
