@@ -39,7 +39,7 @@ export const extractCommand: Command = {
     const timeoutMs = Number(t[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[t[2] as 's' | 'm' | 'h']
 
     const gateway = gatewayClientFrom(settings, log)
-    const source = createSourceDialect(requireSetting(settings.sourceUrl, 'SISPORTA_SOURCE_URL'), { log, allowWritableLogin: values['allow-writable-login'] === true || settings.allowWritableLogin })
+    const source = createSourceDialect(requireSetting(settings.sourceUrl, 'SISPORTA_SOURCE_URL'), { log, allowWritableLogin: values['allow-writable-login'] === true || settings.allowWritableLogin, allowPlaintext: settings.allowSourcePlaintext })
     const interrupt = onInterrupt()
     try {
       const started = Date.now()
@@ -50,6 +50,7 @@ export const extractCommand: Command = {
           batchSize: stream.batchSize ?? settings.batchSize,
           inFlight: settings.inFlight,
           maxBatchBytes: settings.maxBatchBytes,
+          readAttempts: settings.sourceReadAttempts,
           onProgress: progressPrinter() ?? progressLogger(log.child({ stream: stream.name })),
           signal: interrupt.signal
         })

@@ -53,6 +53,9 @@ export function checkStreams (input: ConfigFileInput, file: string): void {
       if (c.precision !== undefined && c.scale !== undefined && c.scale > c.precision) {
         throw new ConfigError('SIS_CFG_COLUMN', `${at}, key 'scale': scale ${c.scale} is larger than precision ${c.precision}`)
       }
+      if (c.fraction !== undefined && c.type !== 'datetime') {
+        throw new ConfigError('SIS_CFG_COLUMN', `${at}, key 'fraction': only datetime columns have a fraction (truncate cuts a SQL Server datetime2(7) value to the microsecond); remove it or declare the column as datetime`)
+      }
       if (c.length !== undefined && c.type !== 'string' && c.type !== 'binary') {
         throw new ConfigError('SIS_CFG_COLUMN', `${at}, key 'length': only string and binary columns have a length`)
       }
@@ -67,6 +70,9 @@ export function checkStreams (input: ConfigFileInput, file: string): void {
       }
       if (NON_KEY_TYPES.has(column.type)) {
         throw new ConfigError('SIS_CFG_KEY_TYPE', `${where}, key 'target.key[${i}]': column '${key}' of type ${column.type} cannot be part of a key`)
+      }
+      if (column.fraction !== undefined) {
+        throw new ConfigError('SIS_CFG_KEY_TYPE', `${where}, key 'target.key[${i}]': key column '${key}' cannot declare fraction: truncate (two source keys differing only in the 7th fractional digit would become one, and pages would skip or repeat rows); remove it, or declare the key as string`)
       }
       if (column.nullable === true) {
         throw new ConfigError('SIS_CFG_KEY_NULLABLE', `${where}, key 'target.key[${i}]': key column '${key}' cannot be nullable`)

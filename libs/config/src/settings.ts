@@ -20,6 +20,10 @@ export interface Settings {
   readonly sourceUrl: string | undefined
   /** Let the extractor read with a login that could write (refused by default). */
   readonly allowWritableLogin: boolean
+  /** Attempts at one source page (the first included) before a transient failure fails the load. */
+  readonly sourceReadAttempts: number
+  /** Let the extractor connect to a SQL Server source without TLS when the source URL asks (refused by default). */
+  readonly allowSourcePlaintext: boolean
   readonly gatewayUrl: string
   readonly token: string | undefined
   readonly jwtSecret: string | undefined
@@ -124,6 +128,8 @@ export function readSettings (env: Env = process.env): Settings {
     mysqlUrl: optionalUrl(env, 'SISPORTA_MYSQL_URL'),
     sourceUrl: optionalUrl(env, 'SISPORTA_SOURCE_URL'),
     allowWritableLogin: bool(env, 'SISPORTA_ALLOW_WRITABLE_LOGIN'),
+    sourceReadAttempts: int(env, 'SISPORTA_SOURCE_READ_ATTEMPTS', 5, 1, 20),
+    allowSourcePlaintext: bool(env, 'SISPORTA_SOURCE_ALLOW_PLAINTEXT'),
     gatewayUrl: url(env, 'SISPORTA_GATEWAY_URL', 'http://127.0.0.1:8080'),
     token: env.SISPORTA_TOKEN,
     jwtSecret: env.SISPORTA_JWT_SECRET,

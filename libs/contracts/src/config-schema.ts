@@ -29,7 +29,13 @@ export const ColumnMappingSchema = Type.Object({
   /** string: maximum characters; binary: maximum bytes. */
   length: Type.Optional(Type.Integer({ minimum: 1, maximum: 16777215 })),
   /** Whether NULL is allowed (key columns never are). Default true. */
-  nullable: Type.Optional(Type.Boolean())
+  nullable: Type.Optional(Type.Boolean()),
+  /**
+   * datetime only, never on a key: `truncate` reads a SQL Server datetime2(7) / datetimeoffset(7)
+   * value cut to the microsecond (its 7th fractional digit dropped, never rounded; the values cut
+   * are counted and logged once per load). Without it such a column is refused before the load.
+   */
+  fraction: Type.Optional(Type.Literal('truncate'))
 }, { additionalProperties: false })
 
 export const StreamSourceSchema = Type.Object({
@@ -40,7 +46,13 @@ export const StreamSourceSchema = Type.Object({
   /** Optional rowversion / updated-at / increasing column (used by incremental loads). */
   version: Type.Optional(ColumnName),
   /** SQL Server only: read with NOLOCK (dirty reads). Off unless asked for. */
-  nolock: Type.Optional(Type.Boolean())
+  nolock: Type.Optional(Type.Boolean()),
+  /**
+   * SQL Server only: load the table although Row-Level Security filters its rows or Dynamic Data
+   * Masking masks mapped columns for the source login (a full load then deletes or overwrites
+   * target rows with what the login sees). Off: such a stream is refused (`SIS_SRC_FILTERED`).
+   */
+  allowFiltered: Type.Optional(Type.Boolean())
 }, { additionalProperties: false })
 
 export const StreamTargetSchema = Type.Object({

@@ -23,8 +23,12 @@ export const SOURCE_ERROR_CODES = {
   SIS_SRC_TYPE: 'SIS_SRC_TYPE',
   /** The source login can write (INSERT, UPDATE, DELETE, ALTER, db_owner, sysadmin) and writable logins were not allowed. */
   SIS_SRC_WRITABLE_LOGIN: 'SIS_SRC_WRITABLE_LOGIN',
+  /** The server filters (Row-Level Security) or masks (Dynamic Data Masking) the mapped table's rows for this login, and the stream did not opt in with `source.allowFiltered`. */
+  SIS_SRC_FILTERED: 'SIS_SRC_FILTERED',
   /** A read failed while running (connection lost, lock timeout, server error). */
   SIS_SRC_READ: 'SIS_SRC_READ',
+  /** The source URL turns TLS off (password and rows in clear) and SISPORTA_SOURCE_ALLOW_PLAINTEXT is not set. */
+  SIS_SRC_PLAINTEXT: 'SIS_SRC_PLAINTEXT',
   /** A call had bad arguments (page size, `after` of the wrong length, no table nor query). */
   SIS_SRC_ARGUMENT: 'SIS_SRC_ARGUMENT',
   /** The dialect was used after `close()`. */
@@ -53,7 +57,7 @@ export interface SourceErrorOptions {
  */
 export const CONFIGURATION_CODES: ReadonlySet<SourceErrorCode> = new Set<SourceErrorCode>([
   'SIS_SRC_UNSUPPORTED', 'SIS_SRC_URL', 'SIS_SRC_TABLE_NOT_FOUND', 'SIS_SRC_COLUMN_NOT_FOUND', 'SIS_SRC_QUERY',
-  'SIS_SRC_KEY', 'SIS_SRC_TYPE', 'SIS_SRC_WRITABLE_LOGIN'
+  'SIS_SRC_KEY', 'SIS_SRC_TYPE', 'SIS_SRC_WRITABLE_LOGIN', 'SIS_SRC_FILTERED'
 ])
 
 /**

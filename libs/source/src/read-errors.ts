@@ -17,6 +17,13 @@ export interface DriverErrors {
    * (a refused login, an unknown database, TLS); socket failures are named by `connectError`.
    */
   loginReason? (err: unknown): string | undefined
+  /**
+   * Whether a refused login is also what a failover looks like (SQL Server's `ELOGIN` while an
+   * availability group or Azure SQL moves the database: 4060, 4221, 40613, …, of which the driver
+   * keeps only the text). Permanent at start-up (a wrong database is the setting's fault), but
+   * once the same login has read from the source, `ReadGuard` reports it as transient.
+   */
+  isFailoverLogin? (err: unknown): boolean
 }
 
 /** Where a source pool connects, as a message names it: never with the password. */
@@ -149,6 +156,8 @@ export class ReadGuard {
   readonly #driver: DriverErrors
   readonly #onDriverError: (stream: StreamConfig) => void
   #closed = false
+  /** Whether a statement has succeeded: a login refused after that may be a failover. */
+  #answered = false
 
   constructor (driver: DriverErrors, onDriverError: (stream: StreamConfig) => void) {
     this.#driver = driver
@@ -159,12 +168,26 @@ export class ReadGuard {
   async run<T> (stream: StreamConfig, doing: string, work: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new SourceError('SIS_SRC_CLOSED', `stream '${stream.name}': the source dialect is closed`, { stream: stream.name })
     try {
-      return await work()
+      const result = await work()
+      this.#answered = true
+      return result
     } catch (err) {
-      if (err instanceof SourceError) throw err
+      if (err instanceof SourceError) throw this.#failoverLogin(stream, err) ?? err
       this.#onDriverError(stream)
       throw new SourceError('SIS_SRC_READ', `stream '${stream.name}': could not ${doing}: ${this.#driver.message(err)}`, { stream: stream.name, cause: err, transient: this.#driver.isTransient(err) })
     }
+  }
+
+  /**
+   * A login refused by a server that accepted the same login before, in a way a failover also
+   * gives (`isFailoverLogin`): transient, so that the page is read again once the database is
+   * back, instead of failing the load as a configuration error.
+   */
+  #failoverLogin (stream: StreamConfig, err: SourceError): SourceError | undefined {
+    if (!this.#answered || err.code !== 'SIS_SRC_CONNECT' || err.transient || this.#driver.isFailoverLogin?.(err.cause) !== true) return undefined
+    this.#onDriverError(stream)
+    return new SourceError('SIS_SRC_CONNECT', `${err.message} (the same login was accepted before: taken for a failover in progress, so the read may be tried again)`,
+      { stream: stream.name, cause: err.cause, transient: true, exitCode: 1 })
   }
 
   /** Refuses every later read, then runs `end` (closing the pool) the first time only. */

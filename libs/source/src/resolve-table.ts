@@ -59,3 +59,48 @@ export async function resolveTable<Row> (stream: StreamConfig, table: string, lo
   const [resolvedQualifier, resolvedName] = lookup.nameOf(row)
   return { row, name: [resolvedQualifier, resolvedName] }
 }
+
+/**
+ * Splits a dotted name into its parts, each possibly quoted by one of `quotes` (`[…]`, `"…"`),
+ * where a doubled closing quote stands for itself (`[a]]b]` is `a]b`) and a dot inside quotes
+ * belongs to the name. Unquoted parts are trimmed; an empty part (`ERP..Orders`) stays `''`.
+ * Undefined when the text is not a well-formed name (an unclosed quote, text after a closing one).
+ *
+ * @example
+ * splitQuotedName('[Sales].[Order Lines]', [['[', ']'], ['"', '"']]) // ['Sales', 'Order Lines']
+ * splitQuotedName('"Sales.Orders"', [['[', ']'], ['"', '"']])        // ['Sales.Orders']
+ * splitQuotedName('Sales.Orders', [['[', ']'], ['"', '"']])          // ['Sales', 'Orders']
+ */
+export function splitQuotedName (text: string, quotes: readonly (readonly [open: string, close: string])[]): string[] | undefined {
+  const parts: string[] = []
+  let i = 0
+  for (;;) {
+    while (text[i] === ' ') i++
+    const quote = quotes.find(([open]) => text[i] === open)
+    let part = ''
+    if (quote !== undefined) {
+      const close = quote[1]
+      i++
+      for (;;) {
+        if (i >= text.length) return undefined
+        if (text[i] === close) {
+          if (text[i + 1] !== close) break
+          i++
+        }
+        part += text[i]
+        i++
+      }
+      i++
+      while (text[i] === ' ') i++
+    } else {
+      const end = text.indexOf('.', i)
+      part = text.slice(i, end === -1 ? text.length : end).trim()
+      if (quotes.some(([open, close]) => part.includes(open) || part.includes(close))) return undefined
+      i = end === -1 ? text.length : end
+    }
+    parts.push(part)
+    if (i >= text.length) return parts
+    if (text[i] !== '.') return undefined
+    i++
+  }
+}

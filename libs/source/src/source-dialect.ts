@@ -84,11 +84,16 @@ export interface SourceDialectOptions {
   readonly log?: SourceLogger
   /** Connections kept open at most. Reads are sequential per stream, so a few suffice. Default 2. */
   readonly poolSize?: number
-  /** How long opening a connection may take, in milliseconds. Default 10,000. */
+  /** How long opening a connection may take, in milliseconds. Default 10,000 (SQL Server: 60,000). */
   readonly connectTimeoutMs?: number
   /**
    * Read even with a login that could write (`--allow-writable-login`): a warning instead of
    * `SIS_SRC_WRITABLE_LOGIN`. Dialects that check the login's permissions (SQL Server) honour it.
    */
   readonly allowWritableLogin?: boolean
+  /**
+   * Connect without TLS when the source URL turns it off (`SISPORTA_SOURCE_ALLOW_PLAINTEXT`): a
+   * warning instead of `SIS_SRC_PLAINTEXT`. Honoured by the dialects that can refuse it (SQL Server).
+   */
+  readonly allowPlaintext?: boolean
 }

@@ -1,5 +1,6 @@
 import type { StreamConfig } from '@sisporta/contracts'
 import { checkPageSize } from './convert-rows.js'
+import { readPageWithRetry, type PageReadRetryOptions } from './retry-page-read.js'
 import type { KeyValues, SourceDialect, WireRow } from './source-dialect.js'
 import { checkKeyAdvances, keyOf } from './stream-keys.js'
 
@@ -12,13 +13,20 @@ export interface StreamPagesOptions {
    * sees the same load; the extractor only waits less. Default true.
    */
   readonly readAhead?: boolean
-  /** Stops between pages with the signal's reason. */
+  /** Stops between pages (and between attempts at one) with the signal's reason. */
   readonly signal?: AbortSignal
+  /**
+   * Reading a page again after a transient failure (see `readPageWithRetry`): attempts (default
+   * 5, SISPORTA_SOURCE_READ_ATTEMPTS), backoff, and the logger that warns of each retry.
+   */
+  readonly retry?: Omit<PageReadRetryOptions, 'signal'>
 }
 
 /**
  * Reads a whole stream page by page in key order, each page a separate short read, until a page
- * comes back shorter than `pageSize`. Empty pages are not yielded. A page whose last key is not
+ * comes back shorter than `pageSize`. Empty pages are not yielded. A page read that fails with a
+ * transient error (connection lost, deadlock victim, failover) is read again from the same key,
+ * with backoff, a bounded number of times (`options.retry`). A page whose last key is not
  * after the previous page's (or `after`) stops the stream with `SIS_SRC_KEY` (see
  * `checkKeyAdvances`) instead of reading the same rows forever.
  *
@@ -37,7 +45,8 @@ export async function * streamPages (
   const readAhead = options.readAhead ?? true
   const read = (after: KeyValues | undefined): Promise<WireRow[]> => {
     options.signal?.throwIfAborted()
-    const page = dialect.readPage(stream, after, pageSize)
+    // the same `after` again on a retry: the page restarts at the same key, never skips or repeats a row
+    const page = readPageWithRetry(stream, after, () => dialect.readPage(stream, after, pageSize), { ...options.retry, ...(options.signal === undefined ? {} : { signal: options.signal }) })
     // a read started ahead may be abandoned (the caller stopped early): its failure is not unhandled
     page.catch(() => {})
     return page

@@ -1,18 +1,15 @@
-import { randomBytes } from 'node:crypto'
 import mssql from 'mssql'
 import t from 'tap'
-import { createSourceDialect, keyOf, streamPages, type SourceDialect, type WireRow } from '../src/index.js'
-import { mssqlPoolConfig } from '../src/mssql/mssql-driver.js'
-import { parseMssqlUrl, type MssqlConnectionSettings } from '../src/mssql/mssql-url.js'
+import type { ColumnMapping } from '@sisporta/contracts'
+import { keyOf, streamPages, type WireRow } from '../src/index.js'
 import { stream } from './fixtures.js'
+import { liveServer, whenMssqlLive, type LiveLogin, type LiveServer, type Teardown } from './mssql-live-setup.js'
 
 // The SQL Server dialect against a real server. No SQL Server can run on the development
 // machines (design §6): this suite runs where SISPORTA_TEST_MSSQL_URL points at one with a login
 // that may create databases and logins (Bitbucket's SQL Server service container, e.g.
 // mssql://sa:…@127.0.0.1:1433/master?trustServerCertificate=true), and reports itself skipped
-// otherwise.
-
-const ADMIN_URL = process.env.SISPORTA_TEST_MSSQL_URL
+// otherwise (see mssql-live-setup.ts).
 
 const EMOJI = 'Olá, São Paulo — ação «ü» 🚀👩🏽‍💻 中文'
 const ORDERS = 125
@@ -29,58 +26,14 @@ function lines (): Line[] {
   return all
 }
 
-/** The slice of a tap test the set-up needs. */
-interface Teardown { teardown (fn: () => unknown): void }
-
-interface Live {
-  readonly database: string
-  /** mssql:// URL of the read-only login. */
-  readonly readerUrl: string
-  /** mssql:// URL of the admin login, on the test database. */
-  readonly adminUrl: string
-  readonly admin: mssql.ConnectionPool
-  /** A dialect, closed before the database and the login are dropped. */
-  open (url: string, options?: { allowWritableLogin?: boolean }): SourceDialect
-}
-
-function urlFor (settings: MssqlConnectionSettings, user: string, password: string, database: string): string {
-  const params = new URLSearchParams({ encrypt: String(settings.encrypt), trustServerCertificate: String(settings.trustServerCertificate) })
-  if (settings.instanceName !== undefined) params.set('instanceName', settings.instanceName)
-  const host = settings.server.includes(':') ? `[${settings.server}]` : settings.server
-  return `mssql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}${settings.port === undefined ? '' : `:${settings.port}`}/${encodeURIComponent(database)}?${params}`
-}
-
-async function adminPool (settings: MssqlConnectionSettings, database?: string): Promise<mssql.ConnectionPool> {
-  const config = mssqlPoolConfig(database === undefined ? settings : { ...settings, database }, {})
-  const pool = new mssql.ConnectionPool({ ...config, arrayRowMode: false, options: { ...config.options, readOnlyIntent: false } })
-  return await pool.connect()
-}
-
 /**
  * Creates `sisporta_t_<random>` with schema `erp`, table `[Itens Pedido]` (composite key, every
  * common ERP type, 2,500 rows inserted in shuffled order) and a read-only login with SELECT on
  * that table only; drops database and login at teardown.
  */
-async function setUp (t: Teardown): Promise<Live> {
-  const settings = parseMssqlUrl(ADMIN_URL!)
-  const id = randomBytes(4).toString('hex')
-  const database = `sisporta_t_${id}`
-  const login = `sisporta_ro_${id}`
-  const password = `Ro!${randomBytes(12).toString('hex')}aA1`
-  const server = await adminPool(settings)
-  await server.request().batch(`CREATE DATABASE [${database}]`)
-  await server.request().batch(`ALTER DATABASE [${database}] SET ALLOW_SNAPSHOT_ISOLATION ON`)
-  await server.request().batch(`CREATE LOGIN [${login}] WITH PASSWORD = N'${password}', CHECK_POLICY = OFF, DEFAULT_DATABASE = [${database}]`)
-  const admin = await adminPool(settings, database)
-  const dialects: SourceDialect[] = []
-  t.teardown(async () => {
-    // the login cannot be dropped while it has sessions
-    await Promise.all(dialects.map((d) => d.close()))
-    await admin.close()
-    await server.request().batch(`ALTER DATABASE [${database}] SET SINGLE_USER WITH ROLLBACK IMMEDIATE; DROP DATABASE [${database}]`)
-    await server.request().batch(`DROP LOGIN [${login}]`)
-    await server.close()
-  })
+async function setUp (t: Teardown): Promise<LiveServer & { readonly reader: LiveLogin }> {
+  const live = await liveServer(t, { database: 'sisporta_t_', login: 'sisporta_ro_' })
+  const { admin, reader: { name: login } } = live
   await admin.request().batch('CREATE SCHEMA erp')
   await admin.request().batch(`CREATE TABLE erp.[Itens Pedido] (
     Pedido bigint NOT NULL, Linha int NOT NULL,
@@ -107,17 +60,7 @@ async function setUp (t: Teardown): Promise<Live> {
       Quando = '2024-01-01T10:00:00.1234560+02:00', Guid = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', Foto = 0x00FF10
       WHERE Pedido = 9007199254740990 AND Linha = 1`)
   await admin.request().batch(`CREATE USER [${login}] FOR LOGIN [${login}]; GRANT SELECT ON erp.[Itens Pedido] TO [${login}]; GRANT SELECT ON erp.SemChave TO [${login}]`)
-  return {
-    database,
-    admin,
-    readerUrl: urlFor(settings, login, password, database),
-    adminUrl: urlFor(settings, settings.user ?? '', settings.password ?? '', database),
-    open (url, options = {}) {
-      const dialect = createSourceDialect(url, options)
-      dialects.push(dialect)
-      return dialect
-    }
-  }
+  return live
 }
 
 const orderLines = stream({
@@ -150,19 +93,17 @@ const everyType = stream({
     { name: 'changed_text', from: 'Alterado', type: 'string' },
     { name: 'day', from: 'Dia', type: 'date' },
     { name: 'hour', from: 'Hora', type: 'string' },
-    { name: 'at_utc', from: 'Quando', type: 'datetime' },
+    { name: 'at_utc', from: 'Quando', type: 'datetime', fraction: 'truncate' },
     { name: 'at_text', from: 'Quando', type: 'string' },
     { name: 'guid', from: 'Guid', type: 'uuid' },
     { name: 'photo', from: 'Foto', type: 'binary' }
   ]
 })
 
-if (ADMIN_URL === undefined || ADMIN_URL === '') {
-  t.skip('mssql live suite – SISPORTA_TEST_MSSQL_URL not set', async () => {})
-} else {
+whenMssqlLive('mssql live suite', () => {
   t.test('mssql live – composite key: every row exactly once, in key order, values exact', async (t) => {
     const live = await setUp(t)
-    const dialect = live.open(live.readerUrl)
+    const dialect = live.open(live.reader.url)
     const d = await dialect.describe(orderLines)
     t.equal(d.object, '[erp].[Itens Pedido]')
     t.same(d.columns.map((c) => c.sourceType), ['bigint', 'int', 'decimal(19,4)', 'nvarchar(max)'])
@@ -181,7 +122,7 @@ if (ADMIN_URL === undefined || ADMIN_URL === '') {
 
   t.test('mssql live – every type arrives exactly in the wire format', async (t) => {
     const live = await setUp(t)
-    const dialect = live.open(live.readerUrl)
+    const dialect = live.open(live.reader.url)
     const [row] = await dialect.readPage(everyType, undefined, 1)
     const byName = Object.fromEntries(everyType.columns.map((c, i) => [c.name, row![i]]))
     t.same(byName, {
@@ -208,18 +149,21 @@ if (ADMIN_URL === undefined || ADMIN_URL === '') {
     t.same(second, ['9007199254740990', 2, '0.0002', null, null, null, null, null, 'Olá 🚀 0-2', null, null, null, null, null, null, null, null, null], 'NULL is null')
   })
 
-  t.test('mssql live – a 7th fractional digit is refused, never rounded', async (t) => {
+  t.test('mssql live – a datetime2(7) column is refused before reading unless it declares fraction: truncate, which cuts, never rounds', async (t) => {
     const live = await setUp(t)
-    const dialect = live.open(live.readerUrl)
-    const changed = stream({ name: 'changed', source: { table: 'erp.Itens Pedido' }, key: ['order_id', 'line'], columns: [{ name: 'order_id', from: 'Pedido', type: 'bigint' }, { name: 'line', from: 'Linha', type: 'int' }, { name: 'changed', from: 'Alterado', type: 'datetime' }] })
-    t.same(await dialect.readPage(changed, undefined, 1), [['9007199254740990', 1, '2024-02-29T23:59:59.123456']], 'a zero 7th digit is dropped')
-    await live.admin.request().batch("UPDATE erp.[Itens Pedido] SET Alterado = '2024-02-29T23:59:59.1234567' WHERE Pedido = 9007199254740990 AND Linha = 1")
-    await t.rejects(dialect.readPage(changed, undefined, 1), { code: 'SIS_SRC_VALUE', column: 'changed', message: /7th fractional digit/ })
+    const dialect = live.open(live.reader.url)
+    const columns = (extra: Record<string, unknown>): ColumnMapping[] => [{ name: 'order_id', from: 'Pedido', type: 'bigint' }, { name: 'line', from: 'Linha', type: 'int' }, { name: 'changed', from: 'Alterado', type: 'datetime', ...extra } as ColumnMapping]
+    const refused = stream({ name: 'changed', source: { table: 'erp.Itens Pedido' }, key: ['order_id', 'line'], columns: columns({}) })
+    await t.rejects(dialect.readPage(refused, undefined, 1), { code: 'SIS_SRC_TYPE', message: /changed/ }, 'datetime2(7) as datetime, without fraction: truncate')
+    const cut = stream({ name: 'changed_cut', source: { table: 'erp.Itens Pedido' }, key: ['order_id', 'line'], columns: columns({ fraction: 'truncate' }) })
+    t.same(await dialect.readPage(cut, undefined, 1), [['9007199254740990', 1, '2024-02-29T23:59:59.123456']], 'a zero 7th digit is dropped')
+    await live.admin.request().batch("UPDATE erp.[Itens Pedido] SET Alterado = '2024-02-29T23:59:59.9999999' WHERE Pedido = 9007199254740990 AND Linha = 1")
+    t.same(await dialect.readPage(cut, undefined, 1), [['9007199254740990', 1, '2024-02-29T23:59:59.999999']], 'a non-zero 7th digit is cut, not rounded up to the next second')
   })
 
   t.test('mssql live – pages read at SNAPSHOT isolation, set for the page only', async (t) => {
     const live = await setUp(t)
-    const dialect = live.open(live.readerUrl)
+    const dialect = live.open(live.reader.url)
     const session = stream({
       name: 'session',
       source: { query: 'SELECT 1 AS id, s.transaction_isolation_level AS iso FROM sys.dm_exec_sessions AS s WHERE s.session_id = @@SPID' },
@@ -233,7 +177,7 @@ if (ADMIN_URL === undefined || ADMIN_URL === '') {
 
   t.test('mssql live – a query stream paginates with a composite key', async (t) => {
     const live = await setUp(t)
-    const dialect = live.open(live.readerUrl)
+    const dialect = live.open(live.reader.url)
     const even = stream({
       name: 'even_lines',
       source: { query: 'SELECT i.Pedido AS order_id, i.Linha AS line, CAST(i.Valor * 2 AS decimal(20,4)) AS twice FROM erp.[Itens Pedido] AS i WHERE i.Linha % 2 = 0 -- even lines\n;' },
@@ -255,7 +199,7 @@ if (ADMIN_URL === undefined || ADMIN_URL === '') {
     await t.rejects(admin.describe(orderLines), { code: 'SIS_SRC_WRITABLE_LOGIN', message: /can .*sysadmin|db_owner/ })
     const allowed = live.open(live.adminUrl, { allowWritableLogin: true })
     t.equal((await allowed.readPage(orderLines, undefined, 3)).length, 3)
-    const reader = live.open(live.readerUrl)
+    const reader = live.open(live.reader.url)
     await t.rejects(reader.describe(stream({ name: 'no_key', source: { table: 'erp.SemChave' }, key: ['id'], columns: [{ name: 'id', from: 'Id', type: 'int' }] })),
       { code: 'SIS_SRC_KEY', message: /not known to be unique/ })
     await t.rejects(reader.describe(stream({ name: 'narrow', source: { table: 'erp.Itens Pedido' }, key: ['order_id', 'line'], columns: [{ name: 'order_id', from: 'Pedido', type: 'int' }, { name: 'line', from: 'Linha', type: 'int' }] })),
@@ -263,4 +207,4 @@ if (ADMIN_URL === undefined || ADMIN_URL === '') {
     await t.rejects(reader.describe(stream({ name: 'hidden', source: { table: 'dbo.NotGranted' }, key: ['id'], columns: [{ name: 'id', from: 'Id', type: 'int' }] })),
       { code: 'SIS_SRC_TABLE_NOT_FOUND' })
   })
-}
+})

@@ -32,7 +32,7 @@ export function gatewayClientFrom (settings: Settings, log: Logger): GatewayClie
 export async function runExtractor (settings: Settings, config: SisportaConfig, log: Logger): Promise<void> {
   const registry = createMetricsRegistry('extractor')
   const gateway = gatewayClientFrom(settings, log)
-  const source = createSourceDialect(requireSetting(settings.sourceUrl, 'SISPORTA_SOURCE_URL'), { log, allowWritableLogin: settings.allowWritableLogin })
+  const source = createSourceDialect(requireSetting(settings.sourceUrl, 'SISPORTA_SOURCE_URL'), { log, allowWritableLogin: settings.allowWritableLogin, allowPlaintext: settings.allowSourcePlaintext })
   const scheduled = config.streams.filter((s) => s.schedule?.full !== undefined || s.schedule?.incremental !== undefined)
   try {
     await runService({
@@ -47,7 +47,7 @@ export async function runExtractor (settings: Settings, config: SisportaConfig, 
         for (const stream of scheduled) {
           await startup.retry(`the source (SISPORTA_SOURCE_URL) for stream '${stream.name}'`, async () => await source.describe(stream), { isTransient: isTransientSourceError })
         }
-        const scheduler = createScheduler({ config, source, gateway, log, metrics: registry, batchSize: settings.batchSize, inFlight: settings.inFlight, maxBatchBytes: settings.maxBatchBytes })
+        const scheduler = createScheduler({ config, source, gateway, log, metrics: registry, batchSize: settings.batchSize, inFlight: settings.inFlight, maxBatchBytes: settings.maxBatchBytes, readAttempts: settings.sourceReadAttempts })
         return await createServiceApp({ log, registry, workers: [scheduler], metricsListen: metricsListen(settings) })
       }
     })

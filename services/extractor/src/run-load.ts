@@ -28,6 +28,8 @@ export interface RunLoadOptions {
   inFlight: number
   /** Largest batch body in bytes; larger pages are split (default 960,000: under NATS's 1 MiB). */
   maxBatchBytes?: number
+  /** Attempts at one source page when it fails transiently (SISPORTA_SOURCE_READ_ATTEMPTS; default 5). */
+  readAttempts?: number
   onProgress?: (progress: LoadProgress) => void
   /** Stops the load (SIGTERM, the daemon stopping): it is abandoned with the signal's reason. */
   signal?: AbortSignal
@@ -85,7 +87,9 @@ async function sendAndSeal (deps: RunLoadDeps, stream: StreamConfig, load: LoadR
   let posted = 0
   let postedRows = 0
   const describeRow = (row: WireRow): string => JSON.stringify(keyOf(stream, row))
-  const pages = streamPages(deps.source, stream, options.batchSize, signal === undefined ? {} : { signal })[Symbol.asyncIterator]()
+  // a page that fails transiently is read again from its key; each retry is a warning of this load
+  const retry = { log, ...(options.readAttempts === undefined ? {} : { attempts: options.readAttempts }) }
+  const pages = streamPages(deps.source, stream, options.batchSize, signal === undefined ? { retry } : { signal, retry })[Symbol.asyncIterator]()
   try {
     for (;;) {
       if (failure !== undefined) break

@@ -18,6 +18,8 @@ export interface SchedulerDeps {
   batchSize: number
   inFlight: number
   maxBatchBytes: number
+  /** Attempts at one source page (SISPORTA_SOURCE_READ_ATTEMPTS). */
+  readAttempts?: number
   /** How often a parent stream's load is asked whether it is applied yet (ms). Default 1000. */
   pollMs?: number
 }
@@ -69,6 +71,7 @@ export function createScheduler (deps: SchedulerDeps): Worker & { runningLoads()
         batchSize: stream.batchSize ?? deps.batchSize,
         inFlight: deps.inFlight,
         maxBatchBytes: deps.maxBatchBytes,
+        ...(deps.readAttempts === undefined ? {} : { readAttempts: deps.readAttempts }),
         signal: controller.signal
       })
       loads.inc({ stream: stream.name, mode, outcome: 'sealed' })

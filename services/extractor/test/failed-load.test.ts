@@ -41,7 +41,7 @@ interface Env {
   source: SourceDialect
   sql: Awaited<ReturnType<typeof testDatabase>>['sql']
   logs: Record<string, unknown>[]
-  run: (stream: StreamConfig, options?: { source?: SourceDialect, signal?: AbortSignal, onProgress?: (p: { batches: number }) => void }) => Promise<LoadRecord>
+  run: (stream: StreamConfig, options?: { source?: SourceDialect, signal?: AbortSignal, onProgress?: (p: { batches: number }) => void, readAttempts?: number }) => Promise<LoadRecord>
   loads: (stream: string) => Promise<LoadRecord[]>
 }
 
@@ -69,7 +69,7 @@ async function setup (t: Test): Promise<Env> {
     sql,
     logs: sink.lines,
     run: async (stream, options = {}) => await runLoad({ source: options.source ?? source, gateway, log }, stream, {
-      mode: 'full', batchSize: 50, inFlight: 2, ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {})
+      mode: 'full', batchSize: 50, inFlight: 2, ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(options.readAttempts !== undefined ? { readAttempts: options.readAttempts } : {})
     }),
     loads: async (stream) => await registry.list({ stream })
   }
@@ -117,15 +117,26 @@ t.test('failed load – a batch the gateway refuses (400) abandons the load at o
   t.match(load?.reason, /^abandoned by its extractor \('erp-extractor'\): SIS_EXTRACT_REJECTED: gateway refused batch 1 of load \d+: 400 SIS_GW_BATCH_INVALID .*nested deeper than 32/)
 })
 
-t.test('failed load – a page read that crashes abandons the load at once', async (t) => {
+t.test('failed load – a page read that fails for good abandons the load at once', async (t) => {
   const env = await setup(t)
   const source = faulty(env.source, async (read, proceed) => {
-    if (read === 3) throw new SourceError('SIS_SRC_READ', 'stream \'items\': the connection to the source was lost (ECONNRESET)', { stream: 'items', transient: true })
+    if (read === 3) throw new SourceError('SIS_SRC_VALUE', 'stream \'items\', column \'note\': the value cannot be carried', { stream: 'items', column: 'note' })
     return await proceed()
   })
-  await t.rejects(env.run(items, { source }), { code: 'SIS_SRC_READ' })
+  await t.rejects(env.run(items, { source }), { code: 'SIS_SRC_VALUE' })
   const [load] = await env.loads('items')
-  t.match(load, { state: 'abandoned', reason: /SIS_SRC_READ: stream 'items': the connection to the source was lost/ })
+  t.match(load, { state: 'abandoned', reason: /SIS_SRC_VALUE: stream 'items', column 'note': the value cannot be carried/ })
+})
+
+t.test('failed load – a page read that keeps failing transiently is retried, then abandons the load naming the page', async (t) => {
+  const env = await setup(t)
+  const source = faulty(env.source, async (read, proceed) => {
+    if (read >= 3) throw new SourceError('SIS_SRC_READ', 'stream \'items\': the connection to the source was lost (ECONNRESET)', { stream: 'items', transient: true })
+    return await proceed()
+  })
+  await t.rejects(env.run(items, { source, readAttempts: 2 }), { code: 'SIS_SRC_READ' })
+  const [load] = await env.loads('items')
+  t.match(load, { state: 'abandoned', reason: /SIS_SRC_READ: stream 'items': could not read the page after key \{id: \d+\} in 2 attempts; the last error: stream 'items': the connection to the source was lost/ })
 })
 
 t.test('failed load – a key that does not advance stops the load with SIS_SRC_KEY (exit 1) and abandons it', async (t) => {

@@ -9,23 +9,38 @@ import type {
   KeyValues, SourceDescription, SourceDialect, SourceDialectOptions, SourceLogger, WireRow
 } from '../source-dialect.js'
 import { describeSourceValue } from '../wire-convert.js'
+import { keyColumnIndexes, keyOf } from '../stream-keys.js'
 import {
   MSSQL_ERRORS, createMssqlPool, driverTypeName, runMssql,
   type MssqlColumnMetadataLike, type MssqlPoolLike, type MssqlRows
 } from './mssql-driver.js'
 import {
-  findLoginWriteAccess, findObjectWriteAccess, introspectMssqlStream, readMssqlDatabase,
+  introspectMssqlStream, readMssqlDatabase,
   type MssqlDatabaseFacts, type MssqlIntrospection, type MssqlRunner
 } from './mssql-introspector.js'
+import { checkVarcharKeys, varcharKeyEncodings } from './mssql-key-checks.js'
+import {
+  SILENT_FILTERS_SQL, checkSilentFilters, hiddenPoliciesWarning, silentFilterFacts, silentFiltersParameters, type MssqlObjectFacts
+} from './mssql-silent-filters.js'
+import { describeWriteCapabilities, findWriteCapabilities, type WriteCapability } from './mssql-write-access.js'
 import {
   ESTIMATE_ROWS_SQL, PAGE_SIZE_PARAMETER, buildPageSql, keyParameterName,
-  type MssqlIsolation, type MssqlParameter, type MssqlReadForm
+  type MssqlIsolation, type MssqlParameter, type MssqlReadForm, type MssqlSelectColumn
 } from './mssql-sql.js'
-import { expectedDriverTypes, mssqlKeyProblem, mssqlReadForm, mssqlTypeProblem } from './mssql-types.js'
-import { createMssqlKeyParameter, createMssqlValueConverter, mssqlKeyNormaliser, type MssqlKeyParameter } from './mssql-values.js'
+import { expectedDriverTypes, mssqlKeyProblem, mssqlReadForm, mssqlTypeProblem, type MssqlColumnInfo } from './mssql-types.js'
+import { createMssqlKeyParameter, createMssqlValueConverter, type MssqlKeyParameter } from './mssql-values.js'
+import { countCutFractions, createFractionTallies, findCutFractions, reportTruncatedFractions, type TruncatedFractions } from './mssql-fraction.js'
 
 /** The most rows one page may ask for: a page is one short statement, never a long read. */
 export const MSSQL_MAX_PAGE_ROWS = 50_000
+
+/**
+ * The most rows one statement reads of a stream with LOB columns (`(max)`, text, ntext, image,
+ * xml) under locking READ COMMITTED: SQL Server keeps the shared locks of rows with LOB data
+ * until the statement ends, and a statement holding thousands of them escalates to a table lock
+ * that blocks the ERP's writers. A larger page is read as several statements of this size.
+ */
+export const MSSQL_LOB_LOCKING_PAGE_ROWS = 1000
 
 /** Everything reading a stream needs, worked out once from its introspection. */
 interface PreparedStream extends RowConversion {
@@ -35,10 +50,19 @@ interface PreparedStream extends RowConversion {
   readonly nextPageSql: string
   readonly readForms: readonly MssqlReadForm[]
   readonly keyParameters: readonly MssqlKeyParameter[]
-  /** Character keys whose uniqueness no index vouches for: compared as their collation does. */
-  readonly keyNormalisers?: readonly (((value: string) => string) | undefined)[]
+  /** Per column, for `fraction: truncate`: the values cut in this load, logged after its last page. */
+  readonly truncatedFractions: readonly (TruncatedFractions | undefined)[]
+  /**
+   * No unique index vouches for the key (a view, a query): pages carry SQL Server's own key
+   * comparisons, and a next page starts at the previous page's last key (see `MssqlPageSpec.checkKeys`).
+   */
+  readonly checkKeys: boolean
+  /** Per key column: the database code page a varchar key must survive (`checkVarcharKeys`). */
+  readonly keyEncodings: readonly (string | undefined)[]
   /** Whether a page's result metadata has been checked against the plan (the first page's). */
   checked: boolean
+  /** Rows per statement when LOB columns are read under locking READ COMMITTED (`MSSQL_LOB_LOCKING_PAGE_ROWS`). */
+  readonly lobPageRows?: number
 }
 
 export interface MssqlDialectOptions {
@@ -64,6 +88,7 @@ export class MssqlDialect implements SourceDialect {
   readonly #allowWritableLogin: boolean
   readonly #prepared = new PreparedStreams<PreparedStream>()
   #database: Promise<MssqlDatabaseFacts> | undefined
+  #warnedHiddenPolicies = false
   // the schema (or snapshot isolation) may have changed under a prepared stream: ask again next time
   readonly #reads = new ReadGuard(MSSQL_ERRORS, (stream) => {
     this.#prepared.forget(stream)
@@ -96,7 +121,10 @@ export class MssqlDialect implements SourceDialect {
   async readPage (stream: StreamConfig, after: KeyValues | undefined, limit: number): Promise<WireRow[]> {
     checkPageSize(stream, limit, MSSQL_MAX_PAGE_ROWS)
     const prepared = await this.#prepare(stream)
-    const params: MssqlParameter[] = [{ name: PAGE_SIZE_PARAMETER, type: { kind: 'int' }, value: limit }]
+    if (prepared.lobPageRows !== undefined && limit > prepared.lobPageRows) return await this.#readInSteps(stream, after, limit, prepared.lobPageRows)
+    // a checked next page starts at the previous page's last key: one row more to hand out `limit`
+    const startsAtAfter = prepared.checkKeys && after !== undefined
+    const params: MssqlParameter[] = [{ name: PAGE_SIZE_PARAMETER, type: { kind: 'int' }, value: startsAtAfter ? limit + 1 : limit }]
     if (after !== undefined) {
       afterParameters(stream, prepared.keyParameters, after).forEach((value, k) => {
         params.push({ name: keyParameterName(k), type: prepared.keyParameters[k]!.type, value })
@@ -106,12 +134,19 @@ export class MssqlDialect implements SourceDialect {
     const started = performance.now()
     const result = await this.#run(stream, 'read a page', sql, params)
     if (!prepared.checked) {
-      checkResultColumns(stream, prepared, result.columns)
+      checkResultColumns(stream, prepared, result.columns, prepared.checkKeys ? (startsAtAfter ? 2 : 1) : 0)
       prepared.checked = true
     }
-    const rows = convertPage(stream, prepared, result.rows)
-    if (prepared.keyNormalisers !== undefined) checkCollatedKeysIncrease(stream, prepared, rows)
+    const flags = prepared.checkKeys ? takeKeyChecks(prepared, result.rows, startsAtAfter) : undefined
+    const cut = findCutFractions(result.rows, prepared.truncatedFractions)
+    let rows = convertPage(stream, prepared, result.rows)
+    checkVarcharKeys(stream, prepared.keyIndexes, prepared.keyEncodings, rows)
+    if (flags !== undefined) rows = checkedPage(stream, prepared, rows, flags, limit)
     this.#log?.debug({ stream: stream.name, rows: rows.length, ms: Math.round(performance.now() - started) }, 'source page read')
+    // counts the rows handed out only (by identity): not the previous page's last row read again, nor one beyond `limit`
+    if (cut !== undefined) countCutFractions(rows, cut, prepared.truncatedFractions)
+    // a page shorter than asked for is the load's last
+    if (rows.length < limit) reportTruncatedFractions(stream, prepared.truncatedFractions, this.#log)
     return rows
   }
 
@@ -132,19 +167,50 @@ export class MssqlDialect implements SourceDialect {
       const run: MssqlRunner = (sql, params) => this.#run(stream, 'describe the source', sql, params)
       const database = await this.#databaseFacts(stream)
       const introspection = await introspectMssqlStream(run, stream, database)
-      if ('table' in introspection.source) {
-        this.#checkWriteAccess(stream, await findObjectWriteAccess(run, introspection.source.table), database)
+      const objectFacts = 'table' in introspection.source ? await this.#silentFilters(stream, run, introspection, database) : undefined
+      const keyEncodings = await varcharKeyEncodings(run, stream, introspection, keyColumnIndexes(stream))
+      const prepared = prepare(stream, introspection, database, keyEncodings, objectFacts)
+      if (prepared.lobPageRows !== undefined) {
+        this.#log?.warn({ stream: stream.name, rows: prepared.lobPageRows },
+          `the stream reads LOB columns at locking READ COMMITTED (the database has no snapshot isolation): pages are read in statements of at most ${prepared.lobPageRows} rows, so that no statement keeps enough shared locks to escalate to a table lock; allow snapshot isolation to read larger pages (docs/sql-server.md §2)`)
       }
-      return prepare(stream, introspection, database)
+      return prepared
     })
   }
 
-  /** The database's facts, and the login's database-wide write check, once per dialect. */
+  /** RLS filters and masks on the mapped table (refused unless the stream opts in), and whether it is memory-optimized. */
+  async #silentFilters (stream: StreamConfig, run: MssqlRunner, introspection: MssqlIntrospection, database: MssqlDatabaseFacts): Promise<MssqlObjectFacts> {
+    if (!('table' in introspection.source)) throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': not a table`)
+    const { rows } = await run(SILENT_FILTERS_SQL, silentFiltersParameters(introspection.source.objectId))
+    const facts = silentFilterFacts(rows, introspection.description.object, introspection.description.columns.map((c) => c.from))
+    for (const warning of checkSilentFilters(stream, facts, database.login)) this.#log?.warn({ stream: stream.name }, warning)
+    if (facts.policiesHidden && !this.#warnedHiddenPolicies) {
+      this.#warnedHiddenPolicies = true
+      this.#log?.warn({ stream: stream.name, login: database.login }, hiddenPoliciesWarning(database.login))
+    }
+    return facts
+  }
+
+  /** `limit` rows as statements of `step` rows each, every one after the previous one's last key; short only at the end. */
+  async #readInSteps (stream: StreamConfig, after: KeyValues | undefined, limit: number, step: number): Promise<WireRow[]> {
+    const rows: WireRow[] = []
+    let from = after
+    while (rows.length < limit) {
+      const want = Math.min(step, limit - rows.length)
+      const part = await this.readPage(stream, from, want)
+      rows.push(...part)
+      if (part.length < want) break
+      from = keyOf(stream, part[part.length - 1]!)
+    }
+    return rows
+  }
+
+  /** The database's facts and the login's write check: cached between reads, asked again by every `describe` (settings and grants may have changed). */
   #databaseFacts (stream: StreamConfig): Promise<MssqlDatabaseFacts> {
     if (this.#database === undefined) {
       const run: MssqlRunner = (sql, params) => this.#run(stream, 'check the source login', sql, params)
       const database = readMssqlDatabase(run).then(async (facts) => {
-        this.#checkWriteAccess(stream, await findLoginWriteAccess(run), facts)
+        this.#checkWriteAccess(stream, await findWriteCapabilities(run, facts), facts)
         this.#log?.debug({ database: facts.name, version: facts.version, login: facts.login, snapshot: facts.snapshotIsolation, readCommittedSnapshot: facts.readCommittedSnapshot, updateability: facts.updateability }, 'source database')
         return facts
       })
@@ -155,15 +221,15 @@ export class MssqlDialect implements SourceDialect {
   }
 
   /** sisporta reads only: a login that could write is refused unless the operator said otherwise. */
-  #checkWriteAccess (stream: StreamConfig, can: readonly string[], database: MssqlDatabaseFacts): void {
-    if (can.length === 0) return
-    const what = `the source login '${database.login}' (user '${database.user}' in database '${database.name}') can ${can.join(', ')}`
+  #checkWriteAccess (stream: StreamConfig, capabilities: readonly WriteCapability[], database: MssqlDatabaseFacts): void {
+    if (capabilities.length === 0) return
+    const what = `the source login '${database.login}' (user '${database.user}' in database '${database.name}') can write: ${describeWriteCapabilities(capabilities)}`
     if (this.#allowWritableLogin) {
-      this.#log?.warn({ stream: stream.name, login: database.login, can }, `${what}; reading anyway because writable logins are allowed`)
+      this.#log?.warn({ stream: stream.name, login: database.login, can: capabilities.map((c) => c.can) }, `${what}; reading anyway because writable logins are allowed`)
       return
     }
     throw new SourceError('SIS_SRC_WRITABLE_LOGIN',
-      `stream '${stream.name}': ${what}. sisporta only reads and needs a read-only login: create one with SELECT on the mapped tables only (docs/sql-server.md), or pass --allow-writable-login to read with this one anyway`,
+      `stream '${stream.name}': ${what}. sisporta only reads and needs a read-only login: remove these, or create one with SELECT on the mapped tables only (docs/sql-server.md §1); or pass --allow-writable-login (SISPORTA_ALLOW_WRITABLE_LOGIN=1) to read with this one anyway`,
       { stream: stream.name })
   }
 
@@ -180,21 +246,27 @@ export function createMssqlDialect (url: string, options: SourceDialectOptions =
   return new MssqlDialect(createMssqlPool(url, options), options)
 }
 
-function prepare (stream: StreamConfig, introspection: MssqlIntrospection, database: MssqlDatabaseFacts): PreparedStream {
+function prepare (stream: StreamConfig, introspection: MssqlIntrospection, database: MssqlDatabaseFacts, keyEncodings: readonly (string | undefined)[], objectFacts?: MssqlObjectFacts): PreparedStream {
   const { description, columns: infos } = introspection
   checkColumnTypes(stream, introspection, mssqlTypeProblem)
-  const conversion = createRowConversion(stream, description, stream.columns.map((c, i) => createMssqlValueConverter(c.type, infos[i]!)))
+  const truncatedFractions = createFractionTallies(stream)
+  const conversion = createRowConversion(stream, description, stream.columns.map((c, i) => createMssqlValueConverter(c.type, infos[i]!, truncatedFractions[i] !== undefined)))
   const keyParameters = prepareKeyParameters(stream, introspection, conversion.keyIndexes, { keyProblem: mssqlKeyProblem, createKeyParameter: createMssqlKeyParameter })
-  const readForms = stream.columns.map((c, i) => mssqlReadForm(c.type, infos[i]!))
-  const isolation: MssqlIsolation = stream.source.nolock === true ? 'READ UNCOMMITTED' : database.snapshotIsolation ? 'SNAPSHOT' : 'READ COMMITTED'
+  const selects = stream.columns.map((c, i) => selectColumn(description.columns[i]!.from, c.type, infos[i]!, conversion.keyIndexes.includes(i)))
+  const readForms = selects.map((s) => s.read)
+  // a memory-optimized table fails under session SNAPSHOT (41332): READ COMMITTED with the table's own SNAPSHOT hint
+  const memoryOptimized = objectFacts?.memoryOptimized === true
+  const isolation: MssqlIsolation = memoryOptimized ? 'READ COMMITTED' : stream.source.nolock === true ? 'READ UNCOMMITTED' : database.snapshotIsolation ? 'SNAPSHOT' : 'READ COMMITTED'
+  const lockingLobs = isolation === 'READ COMMITTED' && !memoryOptimized && !database.readCommittedSnapshot && infos.some((info) => info.length === -1)
   const spec = {
     source: 'table' in introspection.source ? { table: introspection.source.table } : { query: introspection.source.query },
-    columns: description.columns.map((c, i) => ({ column: c.from, read: readForms[i]! })),
+    columns: selects,
     key: conversion.keyIndexes.map((i, k) => ({ column: description.columns[i]!.from, compare: keyParameters[k]!.compare })),
     isolation,
-    nolock: stream.source.nolock === true && 'table' in introspection.source
+    nolock: stream.source.nolock === true && 'table' in introspection.source,
+    snapshotHint: memoryOptimized,
+    checkKeys: introspection.uniqueIndex === undefined
   }
-  const normalisers = introspection.uniqueIndex === undefined ? conversion.keyIndexes.map((i) => mssqlKeyNormaliser(infos[i]!)) : []
   return {
     ...conversion,
     introspection,
@@ -203,8 +275,11 @@ function prepare (stream: StreamConfig, introspection: MssqlIntrospection, datab
     nextPageSql: buildPageSql(spec, true),
     readForms,
     keyParameters,
-    ...(normalisers.some((n) => n !== undefined) ? { keyNormalisers: normalisers } : {}),
-    checked: false
+    truncatedFractions,
+    checkKeys: spec.checkKeys,
+    keyEncodings,
+    checked: false,
+    ...(lockingLobs ? { lobPageRows: MSSQL_LOB_LOCKING_PAGE_ROWS } : {})
   }
 }
 
@@ -213,13 +288,14 @@ function prepare (stream: StreamConfig, introspection: MssqlIntrospection, datab
  * driver type its select expression can produce. A mismatch means the source changed between
  * `describe` and the read; the stream is described again on the next call.
  */
-function checkResultColumns (stream: StreamConfig, prepared: PreparedStream, columns: readonly MssqlColumnMetadataLike[]): void {
+function checkResultColumns (stream: StreamConfig, prepared: PreparedStream, columns: readonly MssqlColumnMetadataLike[], checks: number): void {
   if (columns.length === 0) return
   const { description } = prepared.introspection
-  if (columns.length !== description.columns.length) {
+  // `checks`: the key-check columns that follow the selected ones (see `MssqlPageSpec.checkKeys`)
+  if (columns.length !== description.columns.length + checks) {
     throw new SourceError('SIS_SRC_READ', `stream '${stream.name}': a page came back with ${columns.length} columns, ${description.columns.length} were selected; the source changed since it was described`, { stream: stream.name, transient: true })
   }
-  columns.forEach((meta, i) => {
+  columns.slice(0, description.columns.length).forEach((meta, i) => {
     const got = driverTypeName(meta)
     const expected = expectedDriverTypes(prepared.readForms[i]!, prepared.introspection.columns[i]!)
     if (got !== undefined && expected !== undefined && !expected.includes(got)) {
@@ -232,25 +308,61 @@ function checkResultColumns (stream: StreamConfig, prepared: PreparedStream, col
 }
 
 /**
- * Equal neighbours as SQL Server's collation sees them (`'abc'` and `'ABC '` under a `_CI_`
- * collation): `checkKeysIncrease` compares wire values, which differ, but the keyset comparison
- * would treat them as one key and skip the second row. Only for keys no unique index vouches for.
+ * How one column is selected. Character data of a code page (`char`, `varchar`, `text`) is
+ * converted to `nvarchar` by SQL Server itself, which knows every code page, rather than decoded
+ * by the driver's iconv-lite tables (CP1252 0x81 and 0x8D would arrive as U+FFFD); `ntext` too,
+ * as `nvarchar(max)`. Key columns are read as stored: their values go back as the next page's
+ * start, in the column's own type, and are checked to survive that (`checkVarcharKeys`).
  */
-function checkCollatedKeysIncrease (stream: StreamConfig, prepared: PreparedStream, rows: readonly WireRow[]): void {
-  const keys = prepared.keyIndexes
-  const normalisers = prepared.keyNormalisers!
-  const same = (a: WireRow, b: WireRow): boolean => keys.every((i, k) => {
-    const normalise = normalisers[k]
-    return normalise === undefined || typeof a[i] !== 'string' || typeof b[i] !== 'string'
-      ? a[i] === b[i]
-      : normalise(a[i] as string) === normalise(b[i] as string)
-  })
-  for (let r = 1; r < rows.length; r++) {
-    if (same(rows[r - 1]!, rows[r]!)) {
-      const key = (row: WireRow): string => keys.map((i) => `${stream.columns[i]!.name}: ${describeSourceValue(row[i])}`).join(', ')
-      throw new SourceError('SIS_SRC_KEY',
-        `stream '${stream.name}': the source rows with keys {${key(rows[r - 1]!)}} and {${key(rows[r]!)}} are one key under the column's collation (case, accents or trailing spaces do not count); target.key (${stream.target.key.join(', ')}) must identify one row, or pages would skip rows`,
-        { stream: stream.name, exitCode: 1 })
-    }
+function selectColumn (column: string, type: StreamConfig['columns'][number]['type'], info: MssqlColumnInfo, key: boolean): MssqlSelectColumn {
+  const t = info.dataType
+  if (!key && (t === 'char' || t === 'varchar' || t === 'text' || t === 'ntext')) {
+    const length = info.length === undefined || info.length === -1 || info.length > 4000 ? undefined : info.length
+    return { column, read: 'unicode-text', ...(length === undefined ? {} : { length }) }
   }
+  return { column, read: mssqlReadForm(type, info) }
+}
+
+/** The key-check columns of a checked page (see `MssqlPageSpec.checkKeys`), removed from its rows. */
+interface KeyChecks {
+  /** Per row: SQL Server found its key equal to the previous row's. */
+  readonly same: boolean[]
+  /** Per row: its key equals the `after` key the page started at. */
+  readonly atAfter: boolean[]
+}
+
+function takeKeyChecks (prepared: PreparedStream, raw: unknown[][], startsAtAfter: boolean): KeyChecks {
+  const width = prepared.introspection.description.columns.length
+  const yes = (v: unknown): boolean => v === 1 || v === true
+  const checks: KeyChecks = { same: [], atAfter: [] }
+  for (const row of raw) {
+    checks.same.push(yes(row[width]))
+    checks.atAfter.push(startsAtAfter && yes(row[width + 1]))
+    row.length = width
+  }
+  return checks
+}
+
+/**
+ * A checked page as handed out: fails with `SIS_SRC_KEY` when SQL Server found two rows with one
+ * key under the key's collation — within the page, or straddling it and the page before (which
+ * ended on that key: this page starts at it) — and drops the row of the `after` key itself.
+ */
+function checkedPage (stream: StreamConfig, prepared: PreparedStream, rows: WireRow[], checks: KeyChecks, limit: number): WireRow[] {
+  const keys = prepared.keyIndexes
+  const key = (row: WireRow): string => keys.map((i) => `${stream.columns[i]!.name}: ${describeSourceValue(row[i])}`).join(', ')
+  const repeated = checks.same.indexOf(true)
+  const atAfter = checks.atAfter.filter(Boolean).length
+  if (repeated >= 0 || atAfter > 1) {
+    const r = repeated >= 0 ? repeated : checks.atAfter.lastIndexOf(true)
+    const pair = r > 0 ? `{${key(rows[r - 1]!)}} and {${key(rows[r]!)}}` : `{${key(rows[r]!)}} and a row before it`
+    const where = checks.atAfter[r - 1] === true ? ' (one of them the last row of the page before)' : ''
+    throw new SourceError('SIS_SRC_KEY',
+      `stream '${stream.name}': the source rows with keys ${pair}${where} are one key as SQL Server compares them (the key column's collation may ignore case, accents, width or trailing spaces); ` +
+      `target.key (${stream.target.key.join(', ')}) must identify one row, or pages would skip rows: map a unique key, or make the view or query return one row per key`,
+      { stream: stream.name, exitCode: 1 })
+  }
+  // the previous page's last row, read again (absent when it was deleted in between)
+  const page = atAfter === 1 ? rows.filter((_, r) => !checks.atAfter[r]) : rows
+  return page.length > limit ? page.slice(0, limit) : page
 }

@@ -1,8 +1,9 @@
 /**
  * Looks a stream's source up in SQL Server's catalogue (tables and views) or in the described
  * first result set of its query (`query:` streams), so that only names the server itself reported
- * reach T-SQL text; finds the unique index that makes the key safe for keyset pagination; and
- * asks what the login could do besides reading.
+ * reach T-SQL text; and finds the unique index that makes the key safe for keyset pagination.
+ * What the login could do besides reading: mssql-write-access.ts; what the server filters or
+ * masks: mssql-silent-filters.ts.
  */
 import type { StreamConfig } from '@sisporta/contracts'
 import { SourceError } from '../errors.js'
@@ -11,10 +12,12 @@ import type { SourceDescription } from '../source-dialect.js'
 import { streamSource } from '../stream-source.js'
 import type { MssqlRows } from './mssql-driver.js'
 import {
-  DATABASE_SQL, DESCRIBE_QUERY_SQL, FIND_OBJECT_SQL, LOGIN_WRITE_CHECKS, LOGIN_WRITE_SQL, OBJECT_WRITE_CHECKS, OBJECT_WRITE_SQL,
+  DATABASE_SQL, DESCRIBE_QUERY_SQL,
   TABLE_COLUMNS_SQL, UNIQUE_INDEXES_SQL, buildQueryDescribeSql, quoteQualified, type MssqlParameter
 } from './mssql-sql.js'
 import { baseTypeName, mssqlColumnInfo, type MssqlColumnInfo } from './mssql-types.js'
+import { keyIndex } from './mssql-key-checks.js'
+import { resolveMssqlObject } from './mssql-resolve-object.js'
 
 /** Runs one statement with named parameters (the dialect's pooled, error-wrapping runner). */
 export type MssqlRunner = (sql: string, params?: readonly MssqlParameter[]) => Promise<MssqlRows>
@@ -71,25 +74,6 @@ export async function readMssqlDatabase (run: MssqlRunner): Promise<MssqlDatabas
   })
 }
 
-/** What the login can do database-wide besides reading (`[]`: nothing). */
-export async function findLoginWriteAccess (run: MssqlRunner): Promise<string[]> {
-  const { rows } = await run(LOGIN_WRITE_SQL)
-  const row = rows[0] ?? []
-  return LOGIN_WRITE_CHECKS.filter((_, i) => isYes(row[i])).map((c) => c.can)
-}
-
-/** What the login can do to one table or view besides reading it (`[]`: nothing). */
-export async function findObjectWriteAccess (run: MssqlRunner, [schema, name]: readonly [string, string]): Promise<string[]> {
-  const { rows } = await run(OBJECT_WRITE_SQL, [nvarchar('schema', schema), nvarchar('name', name)])
-  const row = rows[0] ?? []
-  const object = quoteQualified([schema, name])
-  return OBJECT_WRITE_CHECKS.filter((_, i) => isYes(row[i])).map((p) => `${p} ${p === 'ALTER' ? '' : 'on '}${object}`)
-}
-
-function isYes (value: unknown): boolean {
-  return value === 1 || value === true
-}
-
 /**
  * Describes a stream's source: resolves the table or view (or describes the query's result
  * set without running it), matches every mapped column and the version column, and for a table
@@ -103,30 +87,12 @@ export async function introspectMssqlStream (run: MssqlRunner, stream: StreamCon
 }
 
 async function introspectTable (run: MssqlRunner, stream: StreamConfig, table: string, database: MssqlDatabaseFacts): Promise<MssqlIntrospection> {
-  const parts = table.split('.')
-  if (parts.length > 3) {
-    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${table}' has ${parts.length} parts; SQL Server names a table as [database.]schema.table`, { stream: stream.name })
-  }
-  if (parts.length === 3 && parts[0]!.toLowerCase() !== database.name.toLowerCase()) {
-    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND', `stream '${stream.name}': source table '${table}' is in database '${parts[0]!}', but the source connects to '${database.name}'; point the source URL at '${parts[0]!}' or name the table as schema.table`, { stream: stream.name })
-  }
-  const name = parts[parts.length - 1]!
-  const schema = parts.length >= 2 ? parts[parts.length - 2]! : null
-  const found = (await run(FIND_OBJECT_SQL, [nvarchar('schema', schema), nvarchar('name', name)])).rows
-  if (found.length !== 1) {
-    throw new SourceError('SIS_SRC_TABLE_NOT_FOUND',
-      `stream '${stream.name}': source table '${schema === null ? `${name}' (default schema of user '${database.user}')` : `${schema}.${name}'`} is not a table or view in database '${database.name}' that login '${database.login}' can see; check the name, and that the login has SELECT on it`,
-      { stream: stream.name })
-  }
-  const [foundSchema, foundName, type, objectId] = found[0]!
-  const resolved: [string, string] = [String(foundSchema), String(foundName)]
-  const kind = String(type).trim() === 'V' ? 'view' : 'table'
+  const { table: resolved, objectId, kind } = await resolveMssqlObject(run, stream, table, database)
   const object = quoteQualified(resolved)
   const catalogue = (await run(TABLE_COLUMNS_SQL, [int('object_id', Number(objectId))])).rows.map(catalogueColumn)
   const matched = matchColumns(stream, object, catalogue, `${kind} ${object}`)
   const indexes = uniqueIndexes((await run(UNIQUE_INDEXES_SQL, [int('object_id', Number(objectId))])).rows)
-  const keyColumns = new Set(matched.description.key)
-  const covering = indexes.find((i) => i.columns.every((c) => keyColumns.has(c)))
+  const covering = keyIndex(stream, object, matched.description.key, indexes)
   if (covering === undefined && kind === 'table') {
     const known = indexes.length === 0
       ? 'it has no primary key or unique index'

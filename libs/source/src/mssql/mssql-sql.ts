@@ -29,16 +29,19 @@ export type MssqlSourceObject =
  * | `utc-datetime-text` | datetimeoffset as the UTC wall clock: `CONVERT(varchar(27), CONVERT(datetime2(7), SWITCHOFFSET(s.[c], '+00:00')), 121)` |
  * | `offset-text`       | `CONVERT(varchar(34), s.[c], 121)` (with its `+hh:mm` offset)     |
  * | `rowversion-bigint-text` | `CONVERT(varchar(20), CONVERT(bigint, s.[c]))`               |
- * | `unicode-text`      | `CONVERT(nvarchar(max), s.[c])` (xml, sql_variant read as string) |
+ * | `unicode-text`      | `CONVERT(nvarchar(max), s.[c])` (xml read as string); `nvarchar(n)` for char/varchar(n) that are not key columns |
+ * | `variant-text`      | sql_variant as exact text chosen by its base type: see `renderVariantText` |
  */
 export type MssqlReadForm =
   | 'native' | 'decimal-text' | 'money-text' | 'bigint-text' | 'date-text' | 'datetime-text' | 'time-text'
-  | 'utc-datetime-text' | 'offset-text' | 'rowversion-bigint-text' | 'unicode-text'
+  | 'utc-datetime-text' | 'offset-text' | 'rowversion-bigint-text' | 'unicode-text' | 'variant-text'
 
 export interface MssqlSelectColumn {
   /** Source column name as the catalogue spells it. */
   readonly column: string
   readonly read: MssqlReadForm
+  /** `unicode-text` of a `varchar(n)` / `char(n)` column: `nvarchar(n)` (n ≤ 4,000); `nvarchar(max)` when absent. */
+  readonly length?: number
 }
 
 /** A scalar type a key parameter is converted to, so it compares exactly with its column. */
@@ -79,7 +82,24 @@ export interface MssqlPageSpec {
   readonly isolation: MssqlIsolation
   /** `WITH (NOLOCK)` on the table (only when the stream asks for it). */
   readonly nolock: boolean
+  /**
+   * `WITH (SNAPSHOT)` on the table instead of any other hint: a memory-optimized table, which
+   * fails under session SNAPSHOT isolation (error 41332) and is read at READ COMMITTED with it.
+   */
+  readonly snapshotHint?: boolean
+  /**
+   * No unique index vouches for the key (a view, a query): SQL Server itself tells which keys are
+   * equal under their collation. Each row carries `[sisporta_same_key]` (1: its key equals the
+   * previous row's, `LAG`), and a next page starts *at* the previous page's last key (`>=`) with
+   * `[sisporta_at_after]` (1: the row is that key), so that a duplicate straddling two pages shows.
+   */
+  readonly checkKeys?: boolean
 }
+
+/** Trailing columns of a `checkKeys` page: 1 when the row's key equals the previous row's. */
+export const SAME_KEY_COLUMN = 'sisporta_same_key'
+/** …and, on a next page, 1 when the row's key equals the `after` key the page starts at. */
+export const AT_AFTER_COLUMN = 'sisporta_at_after'
 
 /** The declared type of a statement parameter; `length` -1 is `(max)`. */
 export type MssqlParameterType =
@@ -160,6 +180,36 @@ export function renderScalarType (type: MssqlScalarType): string {
   }
 }
 
+/**
+ * A sql_variant value as exact text, by its base type (`SQL_VARIANT_PROPERTY(v, 'BaseType')`):
+ * the value is first converted back to its base type, then to text in a style that keeps every
+ * digit, where a plain `CONVERT(nvarchar(max), v)` would round money to cents, float to 6 digits,
+ * datetimes to minutes and read bytes as characters.
+ *
+ * | base type                    | text                                                        |
+ * |------------------------------|-------------------------------------------------------------|
+ * | float, real                  | style 3: 17 significant digits (`1.0000000000000001E-1`), real widened to float exactly (SQL Server 2016+) |
+ * | money, smallmoney            | style 2: four decimals (`1234.5678`)                        |
+ * | datetime, smalldatetime      | style 121: `yyyy-mm-dd hh:mi:ss.mmm`                        |
+ * | datetime2, datetimeoffset, time | as (7), style 121: seven fractional digits (`… +hh:mm` for datetimeoffset) |
+ * | date                         | style 23: `yyyy-mm-dd`                                      |
+ * | binary, varbinary            | style 1: `0x` and two hex digits per byte                   |
+ * | anything else                | `CONVERT(nvarchar(max), v)`: integers, bit (`0`/`1`), decimal / numeric (every digit of the scale), uniqueidentifier, char / varchar / nchar / nvarchar (as stored, padding kept) |
+ *
+ * `CASE` evaluates only the branch of the row's base type, so no conversion meets a value of another type.
+ */
+export function renderVariantText (c: string): string {
+  const as = (type: string, style: number): string => `CONVERT(nvarchar(max), CONVERT(${type}, ${c}), ${style})`
+  return `CASE CONVERT(nvarchar(128), SQL_VARIANT_PROPERTY(${c}, 'BaseType'))` +
+    ` WHEN 'float' THEN ${as('float', 3)} WHEN 'real' THEN ${as('float', 3)}` +
+    ` WHEN 'money' THEN ${as('money', 2)} WHEN 'smallmoney' THEN ${as('smallmoney', 2)}` +
+    ` WHEN 'datetime' THEN ${as('datetime', 121)} WHEN 'smalldatetime' THEN ${as('smalldatetime', 121)}` +
+    ` WHEN 'datetime2' THEN ${as('datetime2(7)', 121)} WHEN 'datetimeoffset' THEN ${as('datetimeoffset(7)', 121)}` +
+    ` WHEN 'time' THEN ${as('time(7)', 121)} WHEN 'date' THEN ${as('date', 23)}` +
+    ` WHEN 'binary' THEN ${as('varbinary(8000)', 1)} WHEN 'varbinary' THEN ${as('varbinary(8000)', 1)}` +
+    ` ELSE CONVERT(nvarchar(max), ${c}) END`
+}
+
 /** The select-list expression of one column (aliased to its own name when converted). */
 export function renderSelectColumn (alias: string, column: MssqlSelectColumn): string {
   const c = `${alias}.${quoteIdentifier(column.column)}`
@@ -175,9 +225,15 @@ export function renderSelectColumn (alias: string, column: MssqlSelectColumn): s
     case 'utc-datetime-text': expression = `CONVERT(varchar(27), CONVERT(datetime2(7), SWITCHOFFSET(${c}, '+00:00')), 121)`; break
     case 'offset-text': expression = `CONVERT(varchar(34), ${c}, 121)`; break
     case 'rowversion-bigint-text': expression = `CONVERT(varchar(20), CONVERT(bigint, ${c}))`; break
-    case 'unicode-text': expression = `CONVERT(nvarchar(max), ${c})`; break
+    case 'unicode-text': expression = `CONVERT(nvarchar(${column.length === undefined ? 'max' : declaredLength(column.length)}), ${c})`; break
+    case 'variant-text': expression = renderVariantText(c); break
   }
   return `${expression} AS ${quoteIdentifier(column.column)}`
+}
+
+function declaredLength (length: number): number {
+  if (!Number.isSafeInteger(length) || length < 1 || length > 4000) throw new SourceError('SIS_SRC_ARGUMENT', `invalid nvarchar length ${length}`)
+  return length
 }
 
 function renderKeyValue (i: number, compare: MssqlKeyComparison): string {
@@ -188,7 +244,8 @@ function renderKeyValue (i: number, compare: MssqlKeyComparison): string {
 }
 
 /**
- * The keyset condition "key greater than the previous page's last key". SQL Server has no row
+ * The keyset condition "key greater than the previous page's last key" (`inclusive`: greater or
+ * equal, for pages that start at that key, see `MssqlPageSpec.checkKeys`). SQL Server has no row
  * comparison, so a composite key expands into `k1 > @k1 OR (k1 = @k1 AND k2 > @k2) …`; for a
  * composite key it is preceded by the redundant `k1 >= @k1 AND (…)`, which gives the optimizer a
  * plain range on the leading index column, so every page is an index seek rather than a scan
@@ -198,12 +255,12 @@ function renderKeyValue (i: number, compare: MssqlKeyComparison): string {
  * buildKeysetCondition('s', [{ column: 'Doc', compare: { kind: 'plain' } }, { column: 'Line', compare: { kind: 'plain' } }])
  * // 's.[Doc] >= @k1 AND (s.[Doc] > @k1 OR (s.[Doc] = @k1 AND s.[Line] > @k2))'
  */
-export function buildKeysetCondition (alias: string, key: readonly MssqlKeyColumn[]): string {
+export function buildKeysetCondition (alias: string, key: readonly MssqlKeyColumn[], inclusive = false): string {
   const column = (k: MssqlKeyColumn): string => `${alias}.${quoteIdentifier(k.column)}`
   const values = key.map((k, i) => renderKeyValue(i, k.compare))
   const terms = key.map((k, i) => {
     const parts = key.slice(0, i).map((e, j) => `${column(e)} = ${values[j]!}`)
-    parts.push(`${column(k)} > ${values[i]!}`)
+    parts.push(`${column(k)} ${inclusive && i === key.length - 1 ? '>=' : '>'} ${values[i]!}`)
     return parts.length === 1 ? parts[0]! : `(${parts.join(' AND ')})`
   })
   if (terms.length === 1) return terms[0]!
@@ -229,11 +286,32 @@ export function buildPageSql (spec: MssqlPageSpec, after: boolean): string {
   const select = spec.columns.map((c) => renderSelectColumn(alias, c)).join(', ')
   // a derived table takes no table hint: a nolock query stream reads at READ UNCOMMITTED instead
   const from = 'table' in spec.source
-    ? `${quoteQualified(spec.source.table)} AS ${TABLE_ALIAS}${spec.nolock ? ' WITH (NOLOCK)' : ''}`
+    ? `${quoteQualified(spec.source.table)} AS ${TABLE_ALIAS}${spec.snapshotHint === true ? ' WITH (SNAPSHOT)' : spec.nolock ? ' WITH (NOLOCK)' : ''}`
     : wrapQuery(spec.source.query)
-  const where = after ? ` WHERE ${buildKeysetCondition(alias, spec.key)}` : ''
-  const orderBy = spec.key.map((k) => `${alias}.${quoteIdentifier(k.column)}`).join(', ')
-  return `${isolationSql(spec.isolation)}\nSELECT TOP (@${PAGE_SIZE_PARAMETER}) ${select} FROM ${from}${where} ORDER BY ${orderBy};`
+  const checkKeys = spec.checkKeys === true
+  const where = after ? ` WHERE ${buildKeysetCondition(alias, spec.key, checkKeys)}` : ''
+  const keyColumns = spec.key.map((k) => `${alias}.${quoteIdentifier(k.column)}`)
+  const orderBy = keyColumns.join(', ')
+  const checks = checkKeys ? `, ${buildKeyChecks(alias, spec.key, after)}` : ''
+  return `${isolationSql(spec.isolation)}\nSELECT TOP (@${PAGE_SIZE_PARAMETER}) ${select}${checks} FROM ${from}${where} ORDER BY ${orderBy};`
+}
+
+/**
+ * The trailing check columns of a `checkKeys` page, compared by SQL Server under each key
+ * column's collation (case, accents, width, kana, trailing spaces, expansions such as `ß`/`ss`):
+ * `[sisporta_same_key]`, and on a next page `[sisporta_at_after]`.
+ *
+ * @example
+ * buildKeyChecks('s', [{ column: 'Code', compare: { kind: 'plain' } }], true)
+ * // 'CASE WHEN s.[Code] = LAG(s.[Code]) OVER (ORDER BY s.[Code]) THEN 1 ELSE 0 END AS [sisporta_same_key], CASE WHEN s.[Code] = @k1 THEN 1 ELSE 0 END AS [sisporta_at_after]'
+ */
+export function buildKeyChecks (alias: string, key: readonly MssqlKeyColumn[], after: boolean): string {
+  const columns = key.map((k) => `${alias}.${quoteIdentifier(k.column)}`)
+  const over = `OVER (ORDER BY ${columns.join(', ')})`
+  const same = `CASE WHEN ${columns.map((c) => `${c} = LAG(${c}) ${over}`).join(' AND ')} THEN 1 ELSE 0 END AS ${quoteIdentifier(SAME_KEY_COLUMN)}`
+  if (!after) return same
+  const at = `CASE WHEN ${columns.map((c, i) => `${c} = ${renderKeyValue(i, key[i]!.compare)}`).join(' AND ')} THEN 1 ELSE 0 END AS ${quoteIdentifier(AT_AFTER_COLUMN)}`
+  return `${same}, ${at}`
 }
 
 /** The statement whose first result set `DESCRIBE_QUERY_SQL` describes for a `query:` stream. */
@@ -254,33 +332,27 @@ export const DATABASE_SQL =
   "CONVERT(nvarchar(128), DATABASEPROPERTYEX(DB_NAME(), 'Updateability')), CONVERT(nvarchar(128), SERVERPROPERTY('ProductVersion')), " +
   'SUSER_SNAME(), USER_NAME() FROM sys.databases AS d WHERE d.database_id = DB_ID();'
 
-/** What the login can do beyond reading, database-wide: each check answers 1 when it can. */
-export const LOGIN_WRITE_CHECKS = Object.freeze([
-  { can: 'INSERT in the database', sql: "HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'INSERT')" },
-  { can: 'UPDATE in the database', sql: "HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'UPDATE')" },
-  { can: 'DELETE in the database', sql: "HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'DELETE')" },
-  { can: 'ALTER the database', sql: "HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'ALTER')" },
-  { can: 'act as db_owner', sql: "IS_ROLEMEMBER('db_owner')" },
-  { can: 'write as db_datawriter', sql: "IS_ROLEMEMBER('db_datawriter')" },
-  { can: 'change the schema as db_ddladmin', sql: "IS_ROLEMEMBER('db_ddladmin')" },
-  { can: 'do anything as sysadmin', sql: "IS_SRVROLEMEMBER('sysadmin')" }
-] as const)
-
-export const LOGIN_WRITE_SQL = `SELECT ${LOGIN_WRITE_CHECKS.map((c) => c.sql).join(', ')};`
-
-/** What the login can do to one mapped object (`@schema`, `@name`) beyond reading it. */
-export const OBJECT_WRITE_CHECKS = Object.freeze(['INSERT', 'UPDATE', 'DELETE', 'ALTER'] as const)
-
-export const OBJECT_WRITE_SQL = 'SELECT ' +
-  OBJECT_WRITE_CHECKS.map((p) => `HAS_PERMS_BY_NAME(QUOTENAME(@schema) + N'.' + QUOTENAME(@name), N'OBJECT', N'${p}')`).join(', ') + ';'
-
 /**
- * A table or view by schema (`@schema`; NULL: the user's default schema) and name (`@name`).
- * Compared with `=` under the database's collation, as SQL Server itself resolves names.
+ * A table, view or synonym by schema (`@schema`) and name (`@name`). Compared with `=` under the
+ * database's collation, as SQL Server itself resolves names; a NULL `@schema` looks in the user's
+ * default schema, then in `dbo`, as SQL Server does — the default schema's object first.
  */
 export const FIND_OBJECT_SQL =
   'SELECT s.name, o.name, o.type, o.object_id FROM sys.objects AS o JOIN sys.schemas AS s ON s.schema_id = o.schema_id ' +
-  "WHERE o.name = @name AND s.name = COALESCE(@schema, SCHEMA_NAME()) AND o.type IN ('U', 'V');"
+  "WHERE o.name = @name AND (s.name = @schema OR (@schema IS NULL AND s.name IN (SCHEMA_NAME(), N'dbo'))) AND o.type IN ('U', 'V', 'SN') " +
+  'ORDER BY CASE WHEN s.name = SCHEMA_NAME() THEN 0 ELSE 1 END;'
+
+/** The object a synonym (`@object_id`) stands for, as written in `CREATE SYNONYM` (`[Sales].[Orders]`). */
+export const SYNONYM_SQL = 'SELECT sn.base_object_name FROM sys.synonyms AS sn WHERE sn.object_id = @object_id;'
+
+/**
+ * For a `varchar`/`char` key: the database's collation and code page (what the driver encodes
+ * every varchar parameter with) and the code page of the key column's collation (`@collation`).
+ */
+export const KEY_CODE_PAGE_SQL =
+  "SELECT CONVERT(nvarchar(128), DATABASEPROPERTYEX(DB_NAME(), 'Collation')), " +
+  "CONVERT(int, COLLATIONPROPERTY(CONVERT(nvarchar(128), DATABASEPROPERTYEX(DB_NAME(), 'Collation')), 'CodePage')), " +
+  "CONVERT(int, COLLATIONPROPERTY(@collation, 'CodePage'));"
 
 /**
  * Columns of one object (`@object_id`), in table order: name, system type (the base type of an

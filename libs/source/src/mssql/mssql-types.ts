@@ -45,6 +45,8 @@ const MONEY_TYPES = new Set(['money', 'smallmoney'])
 const DATETIME_TYPES = new Set(['datetime', 'smalldatetime', 'datetime2'])
 const FRACTIONAL_TYPES = new Set(['datetime2', 'time', 'datetimeoffset'])
 const LOB_TYPES = new Set(['text', 'ntext', 'image', 'xml'])
+/** Date-times read as `datetime` whose scale may exceed the wire's microseconds (time reads as string only). */
+const SEVEN_DIGIT_TYPES = new Set(['datetime2', 'datetimeoffset'])
 
 /**
  * Column facts from the catalogue's numbers: lengths in characters, money as its decimal
@@ -80,8 +82,8 @@ export function baseTypeName (systemTypeName: string): string {
 /**
  * The wire types each source type may be declared as. A pair not listed is refused before the
  * load with `SIS_SRC_TYPE`; a listed pair may still check each value (an `int` read as `bool` must
- * hold 0 or 1, a `datetime2(7)` read as `datetime` must have a zero 7th digit, text read as
- * `uuid` or `json` must be one).
+ * hold 0 or 1, text read as `uuid` or `json` must be one). A datetime2(7) / datetimeoffset(7)
+ * read as `datetime` is refused unless the column declares `fraction: truncate`.
  *
  * | source                                   | wire types                                  |
  * |------------------------------------------|---------------------------------------------|
@@ -92,8 +94,8 @@ export function baseTypeName (systemTypeName: string): string {
  * | real, float                              | float, string                               |
  * | bit                                      | bool, int                                   |
  * | date                                     | date, datetime, string                      |
- * | datetime, smalldatetime, datetime2       | datetime, string                            |
- * | datetimeoffset                           | datetime (UTC wall clock), string (with offset) |
+ * | datetime, smalldatetime, datetime2       | datetime (datetime2(7) only with `fraction: truncate`), string |
+ * | datetimeoffset                           | datetime (UTC wall clock; (7) only with `fraction: truncate`), string (with offset) |
  * | time                                     | string                                      |
  * | char, varchar, text, nchar, nvarchar, ntext | string, json, uuid                       |
  * | uniqueidentifier                         | uuid, string                                |
@@ -151,6 +153,9 @@ export function mssqlTypeProblem (column: ColumnMapping, info: MssqlColumnInfo):
     return `source type ${info.columnType} is not supported; convert it in a query: stream (e.g. CONVERT(nvarchar(max), col) or col.ToString())`
   }
   if (!allowed.includes(column.type)) return notAllowed(info.columnType, column.type, allowed)
+  if (column.type === 'datetime' && SEVEN_DIGIT_TYPES.has(info.dataType) && (info.scale ?? 7) > 6 && column.fraction !== 'truncate') {
+    return `${info.columnType} keeps 7 fractional-second digits (100 ns) and a datetime carries 6 (microseconds): a value with a non-zero 7th digit (most values written by SYSDATETIME()) would fail the load midway; add fraction: truncate to the column to read it cut to the microsecond (never rounded; the values cut are counted and logged per load), or declare it as string to keep all seven digits`
+  }
   if (info.dataType === 'xml' || info.dataType === 'sql_variant') return undefined
   switch (column.type) {
     case 'decimal': {
@@ -196,7 +201,8 @@ export function mssqlReadForm (type: WireType, info: MssqlColumnInfo): MssqlRead
   if (t === 'time') return 'time-text'
   if (t === 'datetimeoffset') return type === 'datetime' ? 'utc-datetime-text' : 'offset-text'
   if (t === 'rowversion' && type === 'bigint') return 'rowversion-bigint-text'
-  if (t === 'xml' || t === 'sql_variant') return 'unicode-text'
+  if (t === 'xml') return 'unicode-text'
+  if (t === 'sql_variant') return 'variant-text'
   return 'native'
 }
 
@@ -234,7 +240,7 @@ export function isTextReadForm (form: MssqlReadForm): boolean {
  * saw. Undefined: anything goes.
  */
 export function expectedDriverTypes (form: MssqlReadForm, info: MssqlColumnInfo): readonly string[] | undefined {
-  if (form === 'unicode-text') return ['nvarchar', 'ntext']
+  if (form === 'unicode-text' || form === 'variant-text') return ['nvarchar', 'ntext']
   if (isTextReadForm(form)) return ['varchar', 'char']
   const t = info.dataType
   if (INTEGER_TYPES.has(t)) return ['tinyint', 'smallint', 'int']

@@ -22,7 +22,17 @@ export interface MssqlConnectionSettings {
   readonly password?: string
   /** Windows domain: NTLM authentication (`User Id=CORP\reader` or `?domain=CORP`). */
   readonly domain?: string
-  /** TLS: `true` (default) requires it; `'strict'` is TDS 8.0; `false` only encrypts the login. */
+  /**
+   * Microsoft Entra ID instead of a SQL or Windows login (`Authentication=Active Directory …`);
+   * absent: SQL Server authentication (or NTLM with `domain`). For a service principal `user` is
+   * its application (client) id and `password` its secret.
+   */
+  readonly entra?: MssqlEntraAuthentication
+  /**
+   * TLS: `true` (default) requires it; `'strict'` is TDS 8.0 (TLS before anything else);
+   * `false` never starts TLS (tedious): the login with its password and every row cross the
+   * network in clear, so `false` is refused unless plaintext is allowed ({@link checkMssqlEncryption}).
+   */
   readonly encrypt: boolean | 'strict'
   /** Accept any server certificate (self-signed): only on a network you trust. Default false. */
   readonly trustServerCertificate: boolean
@@ -30,6 +40,13 @@ export interface MssqlConnectionSettings {
   readonly hostNameInCertificate?: string
   /** Availability-group listener across subnets: try all its addresses in parallel. */
   readonly multiSubnetFailover: boolean
+  /**
+   * `ApplicationIntent=ReadOnly` (default true): a listener with read-only routing sends the
+   * session to a readable secondary. `ApplicationIntent=ReadWrite` turns it off, for a primary
+   * whose `ALLOW_CONNECTIONS = READ_WRITE` refuses read-only sessions (error 978); sisporta
+   * still only reads and still refuses a login that could write.
+   */
+  readonly readOnlyIntent: boolean
   /** Application name the server shows in sessions and traces. Default `sisporta`. */
   readonly appName?: string
   /** Pool size (overrides the dialect option `poolSize`). */
@@ -38,6 +55,20 @@ export interface MssqlConnectionSettings {
   readonly connectTimeoutMs?: number
   /** Per-statement timeout in milliseconds. */
   readonly requestTimeoutMs?: number
+}
+
+/**
+ * Microsoft Entra ID authentication, one of the driver's (tedious) types:
+ * `service-principal` (`azure-active-directory-service-principal-secret`: client id, secret and
+ * tenant), `managed-identity` (`azure-active-directory-msi-vm`, optional client id of a
+ * user-assigned identity) and `default` (`azure-active-directory-default`: `DefaultAzureCredential`,
+ * which reads `AZURE_TENANT_ID`/`AZURE_CLIENT_ID`/`AZURE_CLIENT_SECRET`, workload identity,
+ * managed identity, …).
+ */
+export interface MssqlEntraAuthentication {
+  readonly type: 'service-principal' | 'managed-identity' | 'default'
+  /** Directory (tenant) id: required by the driver for a service principal. */
+  readonly tenantId?: string
 }
 
 const DEFAULT_PORT = 1433
@@ -61,12 +92,14 @@ export function isMssqlConnectionString (text: string): boolean {
  *
  * URL query parameters (names ignore case): `encrypt` (true, false, strict),
  * `trustServerCertificate`, `hostNameInCertificate`, `instanceName`, `applicationIntent`
- * (ReadOnly only), `multiSubnetFailover`, `appName`, `domain`, `poolMax`, `connectTimeout` and
- * `requestTimeout` (milliseconds). Connection-string keywords: those of SqlClient (`Server`,
- * `Data Source`, `Database`, `Initial Catalog`, `User Id`, `Password`, `Encrypt`,
- * `TrustServerCertificate`, `Connect Timeout` and `Command Timeout` in seconds, `Max Pool Size`,
- * `ApplicationIntent`, `MultiSubnetFailover`, `HostNameInCertificate`, `Application Name`, …);
- * pooling and session keywords that do not apply to a read-only reader are accepted and ignored.
+ * (ReadOnly, ReadWrite), `multiSubnetFailover`, `appName`, `domain`, `poolMax`, `connectTimeout` and
+ * `requestTimeout` (milliseconds), `authentication` and `tenantId`. Connection-string keywords:
+ * those of SqlClient (`Server`, `Data Source`, `Database`, `Initial Catalog`, `User Id`,
+ * `Password`, `Encrypt`, `TrustServerCertificate`, `Connect Timeout` and `Command Timeout` in
+ * seconds, `Max Pool Size`, `ApplicationIntent`, `MultiSubnetFailover`, `HostNameInCertificate`,
+ * `Application Name`, `Authentication`, …) and `Tenant Id` (the driver needs a service
+ * principal's tenant); pooling and session keywords that do not apply to a read-only reader are
+ * accepted and ignored. `encrypt=false` is parsed here and refused by {@link checkMssqlEncryption}.
  *
  * @example
  * parseMssqlUrl('Server=tcp:erp-db,1433;Database=ERP;User Id=reader;Password=s3cret;TrustServerCertificate=True')
@@ -105,7 +138,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 const URL_PARAMETERS = [
   'encrypt', 'trustServerCertificate', 'hostNameInCertificate', 'instanceName', 'applicationIntent',
-  'multiSubnetFailover', 'appName', 'domain', 'poolMax', 'connectTimeout', 'requestTimeout'
+  'multiSubnetFailover', 'appName', 'domain', 'poolMax', 'connectTimeout', 'requestTimeout', 'authentication', 'tenantId'
 ] as const
 
 function fromUrl (text: string): Mutable<MssqlConnectionSettings> {
@@ -121,7 +154,8 @@ function fromUrl (text: string): Mutable<MssqlConnectionSettings> {
     server: u.hostname.replace(/^\[(.*)\]$/, '$1'),
     encrypt: true,
     trustServerCertificate: false,
-    multiSubnetFailover: false
+    multiSubnetFailover: false,
+    readOnlyIntent: true
   }
   if (settings.server === '') throw new SourceError('SIS_SRC_URL', `the source URL names no host: ${redactMssqlUrl(text)}`)
   if (u.port !== '') settings.port = Number(u.port)
@@ -132,6 +166,8 @@ function fromUrl (text: string): Mutable<MssqlConnectionSettings> {
   const password = decode(u.password, 'password')
   if (password !== '') settings.password = password
   const seen = new Set<string>()
+  let authentication: [what: string, value: string] | undefined
+  let tenantId: [what: string, value: string] | undefined
   for (const [given, value] of u.searchParams) {
     const name = URL_PARAMETERS.find((p) => p.toLowerCase() === given.toLowerCase())
     if (name === undefined) {
@@ -145,15 +181,18 @@ function fromUrl (text: string): Mutable<MssqlConnectionSettings> {
       case 'trustServerCertificate': settings.trustServerCertificate = booleanValue(what, value); break
       case 'hostNameInCertificate': settings.hostNameInCertificate = textValue(what, value); break
       case 'instanceName': settings.instanceName = textValue(what, value); break
-      case 'applicationIntent': readOnlyIntent(what, value); break
+      case 'applicationIntent': settings.readOnlyIntent = readOnlyIntent(what, value); break
       case 'multiSubnetFailover': settings.multiSubnetFailover = booleanValue(what, value); break
       case 'appName': settings.appName = textValue(what, value); break
       case 'domain': settings.domain = textValue(what, value); break
+      case 'authentication': authentication = [what, value]; break
+      case 'tenantId': tenantId = [what, textValue(what, value)]; break
       case 'poolMax': settings.poolMax = integerValue(what, value, 1, 100, ''); break
       case 'connectTimeout': settings.connectTimeoutMs = integerValue(what, value, 1, 3_600_000, ' milliseconds'); break
       case 'requestTimeout': settings.requestTimeoutMs = integerValue(what, value, 1, 86_400_000, ' milliseconds'); break
     }
   }
+  setAuthentication(settings, authentication, tenantId)
   return withDefaultPort(settings)
 }
 
@@ -197,6 +236,7 @@ const KEYWORDS: Readonly<Record<string, string>> = {
   integratedsecurity: 'integratedSecurity',
   trustedconnection: 'integratedSecurity',
   authentication: 'authentication',
+  tenantid: 'tenantId',
   networklibrary: 'networkLibrary',
   net: 'networkLibrary'
 }
@@ -226,7 +266,7 @@ function fromConnectionString (text: string): Mutable<MssqlConnectionSettings> {
     if (refused !== undefined) throw new SourceError('SIS_SRC_URL', `connection string: keyword '${key}': ${refused}`)
     const name = Object.hasOwn(KEYWORDS, normal) ? KEYWORDS[normal] : undefined
     if (name === undefined) {
-      throw new SourceError('SIS_SRC_URL', `connection string: unknown keyword '${key}' (known: Server, Database, User Id, Password, Encrypt, TrustServerCertificate, HostNameInCertificate, Connect Timeout, Command Timeout, ApplicationIntent, Application Name, MultiSubnetFailover, Max Pool Size)`)
+      throw new SourceError('SIS_SRC_URL', `connection string: unknown keyword '${key}' (known: Server, Database, User Id, Password, Encrypt, TrustServerCertificate, HostNameInCertificate, Connect Timeout, Command Timeout, ApplicationIntent, Application Name, MultiSubnetFailover, Max Pool Size, Authentication, Tenant Id)`)
     }
     // SqlClient keeps the last of repeated keywords, whatever their spelling
     entries.set(name, [key, value.trim()])
@@ -238,16 +278,13 @@ function fromConnectionString (text: string): Mutable<MssqlConnectionSettings> {
     ...parseServer(server),
     encrypt: true,
     trustServerCertificate: false,
-    multiSubnetFailover: false
+    multiSubnetFailover: false,
+    readOnlyIntent: true
   }
   const what = (name: string): string => `connection string: keyword '${get(name)![0]}'`
   const integratedSecurity = get('integratedSecurity')
   if (integratedSecurity !== undefined && !/^(?:false|no)$/i.test(integratedSecurity[1])) {
     throw new SourceError('SIS_SRC_URL', `${what('integratedSecurity')}: Windows integrated security needs the Windows identity of the process, which the driver cannot use; give User Id=DOMAIN\\user and Password (NTLM), or a SQL Server login`)
-  }
-  const authentication = get('authentication')
-  if (authentication !== undefined && !/^(?:sql\s*password)$/i.test(authentication[1])) {
-    throw new SourceError('SIS_SRC_URL', `${what('authentication')}: only SqlPassword is supported, got '${authentication[1]}'`)
   }
   const library = get('networkLibrary')
   if (library !== undefined && !/^dbmssocn$/i.test(library[1])) {
@@ -266,7 +303,7 @@ function fromConnectionString (text: string): Mutable<MssqlConnectionSettings> {
       case 'encrypt': settings.encrypt = encryptValue(what(name), value); break
       case 'trustServerCertificate': settings.trustServerCertificate = booleanValue(what(name), value); break
       case 'hostNameInCertificate': settings.hostNameInCertificate = textValue(what(name), value); break
-      case 'applicationIntent': readOnlyIntent(what(name), value); break
+      case 'applicationIntent': settings.readOnlyIntent = readOnlyIntent(what(name), value); break
       case 'multiSubnetFailover': settings.multiSubnetFailover = booleanValue(what(name), value); break
       case 'appName': settings.appName = textValue(what(name), value); break
       case 'poolMax': settings.poolMax = integerValue(what(name), value, 1, 100, ''); break
@@ -274,6 +311,10 @@ function fromConnectionString (text: string): Mutable<MssqlConnectionSettings> {
       case 'commandTimeout': settings.requestTimeoutMs = integerValue(what(name), value, 1, 86_400, ' seconds') * 1000; break
     }
   }
+  const authentication = get('authentication')
+  const tenantId = get('tenantId')
+  setAuthentication(settings, authentication === undefined ? undefined : [what('authentication'), authentication[1]],
+    tenantId === undefined ? undefined : [what('tenantId'), textValue(what('tenantId'), tenantId[1])])
   return withDefaultPort(settings)
 }
 
@@ -354,9 +395,67 @@ function textValue (what: string, value: string): string {
   return value.trim()
 }
 
-/** sisporta always connects with ApplicationIntent=ReadOnly; saying so is fine, asking otherwise is not. */
-function readOnlyIntent (what: string, value: string): void {
-  if (!/^read\s*only$/i.test(value)) {
-    throw new SourceError('SIS_SRC_URL', `${what}: sisporta always connects with ApplicationIntent=ReadOnly, got '${value}'`)
+/** `ReadOnly` (the default) or `ReadWrite` (a primary that refuses read-only sessions): whether to send the read-only intent. */
+function readOnlyIntent (what: string, value: string): boolean {
+  if (/^read\s*only$/i.test(value)) return true
+  if (/^read\s*write$/i.test(value)) return false
+  throw new SourceError('SIS_SRC_URL', `${what} must be ReadOnly (the default) or ReadWrite, got '${value}'`)
+}
+
+/** SqlClient's `Authentication=` values sisporta maps to the driver's types; spaces and case ignored. */
+const AUTHENTICATIONS: Readonly<Record<string, MssqlEntraAuthentication['type'] | 'sql'>> = {
+  sqlpassword: 'sql',
+  activedirectoryserviceprincipal: 'service-principal',
+  activedirectorymanagedidentity: 'managed-identity',
+  activedirectorymsi: 'managed-identity',
+  activedirectorydefault: 'default'
+}
+
+/**
+ * The `Authentication` keyword (or `?authentication=`) and `Tenant Id` (`?tenantId=`): SQL
+ * password by default, or one of the Entra ID types, with the credentials each needs.
+ */
+function setAuthentication (settings: Mutable<MssqlConnectionSettings>, given: [what: string, value: string] | undefined, tenant: [what: string, value: string] | undefined): void {
+  const type = given === undefined ? 'sql' : AUTHENTICATIONS[given[1].replace(/[\s_-]+/g, '').toLowerCase()]
+  if (type === undefined) {
+    throw new SourceError('SIS_SRC_URL', `${given![0]}: '${given![1]}' is not supported; use SqlPassword (the default), Active Directory Service Principal, Active Directory Managed Identity (or MSI) or Active Directory Default`)
   }
+  if (type !== 'service-principal' && tenant !== undefined) {
+    throw new SourceError('SIS_SRC_URL', `${tenant[0]}: a tenant is only used with Authentication=Active Directory Service Principal`)
+  }
+  if (type === 'sql') return
+  const what = given![0]
+  if (settings.domain !== undefined) {
+    throw new SourceError('SIS_SRC_URL', `${what}: '${given![1]}' does not take a Windows domain (${settings.domain}\\…); give the application (client) id as the user`)
+  }
+  if (type === 'service-principal') {
+    if (settings.user === undefined || settings.password === undefined) {
+      throw new SourceError('SIS_SRC_URL', `${what}: a service principal needs its application (client) id as the user and its client secret as the password`)
+    }
+    if (tenant === undefined) {
+      throw new SourceError('SIS_SRC_URL', `${what}: a service principal needs its directory (tenant) id: Tenant Id=… (in a URL ?tenantId=…)`)
+    }
+    settings.entra = Object.freeze({ type, tenantId: tenant[1] })
+    return
+  }
+  if (settings.password !== undefined) {
+    throw new SourceError('SIS_SRC_URL', `${what}: '${given![1]}' takes no password (the identity gets its token from Azure); remove the password, and give only the client id of a user-assigned identity as the user`)
+  }
+  settings.entra = Object.freeze({ type })
+}
+
+/**
+ * Refuses a connection without TLS (`encrypt=false`, `Encrypt=False/No/0/Optional`) unless the
+ * operator allowed it (`SISPORTA_SOURCE_ALLOW_PLAINTEXT=1`): the driver then never starts TLS,
+ * so the password and every row read cross the network in clear. Returns whether the connection
+ * is in clear (the caller logs a warning once). Throws `SIS_SRC_PLAINTEXT` (exit 2).
+ *
+ * @example
+ * checkMssqlEncryption(parseMssqlUrl('Server=erp;User Id=r;Password=p;Encrypt=False'), false) // throws SIS_SRC_PLAINTEXT
+ */
+export function checkMssqlEncryption (settings: MssqlConnectionSettings, allowPlaintext: boolean): boolean {
+  if (settings.encrypt !== false) return false
+  if (allowPlaintext) return true
+  const where = settings.port !== undefined ? `${settings.server}:${settings.port}` : `${settings.server}\\${settings.instanceName ?? ''}`
+  throw new SourceError('SIS_SRC_PLAINTEXT', `SISPORTA_SOURCE_URL turns encryption off (Encrypt=False, No, 0 or Optional): the driver would then never start TLS with ${where}, so the login's password and every row read would cross the network in clear. Remove it (TLS is on by default; TrustServerCertificate=True accepts the server's self-signed certificate, see docs/sql-server.md §4), or set SISPORTA_SOURCE_ALLOW_PLAINTEXT=1 if the network path is trusted (a VPN or tunnel that encrypts it)`, { exitCode: 2 })
 }

@@ -11,13 +11,14 @@
  * | real / float                              | stored                       | number (real widened from single precision) |
  * | bit                                       | stored                       | boolean             |
  * | date                                      | `CONVERT(varchar(10), …, 23)`  | `yyyy-mm-dd`        |
- * | datetime, smalldatetime, datetime2(n)     | `CONVERT(varchar(27), …, 121)` | `yyyy-mm-dd hh:mi:ss[.f…]`, n digits |
+ * | datetime, smalldatetime, datetime2(n)     | `CONVERT(varchar(27), …, 121)` | `yyyy-mm-dd hh:mi:ss[.f…]`, n digits (the 7th cut with `fraction: truncate`) |
  * | datetimeoffset(n) as datetime             | UTC, `CONVERT(varchar(27), …, 121)` | as above      |
  * | time(n), datetimeoffset as string         | `CONVERT(varchar(…), …, 121)`  | string              |
- * | char, varchar, text, nchar, nvarchar, ntext | stored                     | string (varchar decoded from its code page by the driver) |
+ * | char, varchar, text, nchar, nvarchar, ntext | stored; non-key char/varchar/text as CONVERT(nvarchar) | string (SQL Server converts from the column's code page; see mssql-key-checks.ts for keys) |
  * | uniqueidentifier                          | stored                       | upper-case string   |
  * | binary, varbinary, image, rowversion      | stored                       | Buffer              |
- * | xml, sql_variant as string                | `CONVERT(nvarchar(max), …)`  | string              |
+ * | xml as string                             | `CONVERT(nvarchar(max), …)`  | string              |
+ * | sql_variant as string                     | text by base type (`renderVariantText`) | string     |
  */
 import type { WireType, WireValue } from '@sisporta/contracts'
 import type { ValueConverter } from '../convert-rows.js'
@@ -26,7 +27,7 @@ import {
   toUuidText, toWireDateTime, uuidTextToBytes
 } from '../wire-convert.js'
 import type { MssqlKeyComparison, MssqlParameterType, MssqlReadForm, MssqlScalarType } from './mssql-sql.js'
-import { isCharacterType, mssqlReadForm, type MssqlColumnInfo } from './mssql-types.js'
+import { mssqlReadForm, type MssqlColumnInfo } from './mssql-types.js'
 
 /** `CONVERT(varchar, decimal)` writes `0.5` as `.5` for some scales: both are read. */
 const SQL_DECIMAL_TEXT = /^(-?)(\d*)(?:\.(\d+))?$/
@@ -66,14 +67,30 @@ export function sqlDateTimeToWire (text: string): string {
 }
 
 /**
+ * `fraction: truncate`: a SQL Server date-time text as the wire's, its 7th fractional digit cut,
+ * never rounded (the dialect counts the cut digits that were not zero, see mssql-fraction.ts).
+ *
+ * @example
+ * sqlDateTimeToWireTruncated('2024-02-29 23:59:59.9999999') // '2024-02-29T23:59:59.999999'
+ */
+export function sqlDateTimeToWireTruncated (text: string): string {
+  if (text.length !== 27 || text.charCodeAt(19) !== 46 /* . */) return sqlDateTimeToWire(text)
+  const seventh = text.charCodeAt(26)
+  if (seventh < 48 || seventh > 57) return fail('is not a valid date-time')
+  return toWireDateTime(text.slice(0, 26)) ?? fail('is not a valid date-time')
+}
+
+/**
  * The converter of one column from its source type to its declared wire type. Built once per
  * stream; called for every non-NULL value, so each returned function does the least it can.
+ * `truncateFraction`: the column declares `fraction: truncate`; a `datetime` value's 7th fractional
+ * digit is cut.
  *
  * @example
  * const toWire = createMssqlValueConverter('decimal', { dataType: 'decimal', columnType: 'decimal(19,4)', precision: 19, scale: 4, nullable: true })
  * toWire('-12.3400') // '-12.3400'
  */
-export function createMssqlValueConverter (type: WireType, info: MssqlColumnInfo): ValueConverter {
+export function createMssqlValueConverter (type: WireType, info: MssqlColumnInfo, truncateFraction = false): ValueConverter {
   const form: MssqlReadForm = mssqlReadForm(type, info)
   // only integers, bits and floats are read as stored; a JavaScript number for a column selected
   // as text (decimal, money, bigint) would be a double that may already have lost digits
@@ -128,6 +145,13 @@ export function createMssqlValueConverter (type: WireType, info: MssqlColumnInfo
         return isWireDate(v) ? v : fail('is not a valid date')
       }
     case 'datetime':
+      if (truncateFraction) {
+        return (v) => {
+          if (typeof v !== 'string') return unexpected(v)
+          if (v.length === 10) return isWireDate(v) ? `${v}T00:00:00` : fail('is not a valid date')
+          return sqlDateTimeToWireTruncated(v)
+        }
+      }
       return (v) => {
         if (typeof v !== 'string') return unexpected(v)
         if (v.length === 10) return isWireDate(v) ? `${v}T00:00:00` : fail('is not a valid date')
@@ -212,26 +236,5 @@ export function createMssqlKeyParameter (type: WireType, info: MssqlColumnInfo):
     default:
       // char, varchar
       return plain({ kind: 'varchar', length: info.length! }, text)
-  }
-}
-
-/**
- * For character keys: the form under which SQL Server's `=` sees two values as equal, as far
- * as the collation's name tells — trailing spaces never count, case counts not under `_CI`,
- * accents not under `_AI`. Used to catch a view or query whose key is not unique under its
- * collation (`'abc'` and `'ABC '` are one key to SQL Server, and a page would skip the second);
- * undefined for other keys, which compare as their wire values.
- */
-export function mssqlKeyNormaliser (info: MssqlColumnInfo): ((value: string) => string) | undefined {
-  if (!isCharacterType(info)) return undefined
-  const collation = info.collation ?? ''
-  const binary = /_BIN2?$/i.test(collation)
-  const foldCase = !binary && /_CI(?:_|$)/i.test(collation)
-  const foldAccents = !binary && /_AI(?:_|$)/i.test(collation)
-  return (value) => {
-    let s = value.replace(/ +$/, '')
-    if (foldCase) s = s.toLowerCase()
-    if (foldAccents) s = s.normalize('NFD').replace(/\p{M}+/gu, '')
-    return s
   }
 }
