@@ -158,6 +158,13 @@ t.test('service start – /healthz answers while NATS is unreachable, /readyz sa
     }, { what: `${s.name} to answer /healthz and say why it is not ready`, timeoutMs: CEILING_MS })
     t.match(waiting, new RegExp(`^starting: waiting for NATS at nats://127\\.0\\.0\\.1:${nats.port} \\(SISPORTA_NATS_URL\\); last attempt: cannot connect to NATS at nats://127\\.0\\.0\\.1:${nats.port} \\(SISPORTA_NATS_URL\\): connection refused: nothing listens there .*\\[SIS_BUS_UNREACHABLE\\]$`), `${s.name}: alive, and /readyz names NATS, the setting and the reason`)
   }
+  // the gateway's own routes are not served yet: 503 + Retry-After, which the extractor retries
+  // (a 404 would make it give up the batch for good, as a gateway restart mid-load showed)
+  const gateway = services.find((s) => s.name === 'gateway')!
+  const early = await fetch(`${gateway.url}/v1/streams/items/loads/1/batches/0`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"columns":[],"rows":[]}' })
+  t.equal(early.status, 503, 'a batch posted to a gateway still starting: 503, not 404')
+  t.equal(early.headers.get('retry-after'), '1')
+  t.match(await early.json(), { code: 'SIS_SVC_STARTING', message: /^starting: waiting for NATS at .*: try again shortly$/ })
 
   await nats.restart()
   for (const s of services) {

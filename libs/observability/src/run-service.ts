@@ -83,6 +83,11 @@ export async function runService (options: RunServiceOptions): Promise<void> {
     }
     starting = Fastify({ loggerInstance: log as FastifyBaseLogger }) as unknown as FastifyInstance
     await starting.register(healthPlugin, { registry: options.registry, checks: { starting: startup.check }, metrics: apart === undefined })
+    // Any other route is the service's own, not served yet: 503 with Retry-After, which clients
+    // retry (a 404 would tell the extractor its batch was refused for good).
+    starting.setNotFoundHandler((_req, reply) => {
+      void reply.code(503).header('retry-after', '1').send({ statusCode: 503, code: 'SIS_SVC_STARTING', error: 'Service Unavailable', message: `${startup.check()}: try again shortly` })
+    })
     await starting.ready()
     main.serve(starting.routing)
     log.info({ address: main.address }, 'listening')
