@@ -149,6 +149,30 @@ whenMssqlLive('mssql live suite', () => {
     t.same(second, ['9007199254740990', 2, '0.0002', null, null, null, null, null, 'Olá 🚀 0-2', null, null, null, null, null, null, null, null, null], 'NULL is null')
   })
 
+  t.test('mssql live – rows inserted and deleted during an extract: ahead of the cursor they are read, behind it they are not, nothing twice', async (t) => {
+    const live = await setUp(t)
+    const dialect = live.open(live.reader.url)
+    const seen: WireRow[] = []
+    let pageNo = 0
+    for await (const page of streamPages(dialect, orderLines, 1000)) {
+      seen.push(...page)
+      if (++pageNo === 1) {
+        // after the first page (keys up to the 50th order): one line behind the cursor, one ahead,
+        // one past the last order; and a line ahead of the cursor deleted
+        await live.admin.request().batch(`INSERT INTO erp.[Itens Pedido] (Pedido, Linha, Valor, Nota) VALUES
+          (9007199254740990, 99, 1.0000, N'behind'), (9007199254741100, 99, 2.0000, N'ahead'), (9007199254749999, 1, 3.0000, N'after the last');
+          DELETE FROM erp.[Itens Pedido] WHERE Pedido = 9007199254741090 AND Linha = 5`)
+      }
+    }
+    const notes = new Set(seen.map((r) => r[3]))
+    t.notOk(notes.has('behind'), 'a row inserted behind the cursor is not read (the next load carries it)')
+    t.ok(notes.has('ahead') && notes.has('after the last'), 'rows inserted ahead of the cursor are read')
+    t.notOk(seen.some((r) => r[0] === '9007199254741090' && r[1] === 5), 'a row deleted ahead of the cursor is not read')
+    const keys = seen.map((r) => `${String(r[0])}/${String(r[1])}`)
+    t.equal(new Set(keys).size, keys.length, 'no row twice')
+    t.equal(seen.length, 2500 + 2 - 1, 'every other row once')
+  })
+
   t.test('mssql live – a datetime2(7) column is refused before reading unless it declares fraction: truncate, which cuts, never rounds', async (t) => {
     const live = await setUp(t)
     const dialect = live.open(live.reader.url)
