@@ -2,11 +2,8 @@ import t from 'tap'
 import { parseConfig } from '@sisporta/config'
 import { BatchHeaders } from '@sisporta/contracts'
 import { createDb, migrate } from '@sisporta/db'
-import { LoadRegistry } from '@sisporta/nats'
-import { createLogger, createMetricsRegistry } from '@sisporta/observability'
-import { eventually, logSink, testBus, testDatabase } from '@sisporta/testkit'
-import { createPersisterMetrics, createPersisterWorker } from '../src/index.js'
-import { publishBatch } from './helpers.js'
+import { eventually, testBus, testDatabase } from '@sisporta/testkit'
+import { publishBatch, testPersister } from './helpers.js'
 
 // An application's own tables, as its migration created them: PascalCase, NVARCHAR (utf8mb3),
 // DATETIME without fractions, a foreign key.
@@ -48,22 +45,7 @@ t.test('persister – an application schema: PascalCase names, NVARCHAR, DATETIM
   const db = createDb(url, { poolSize: 2 })
   t.teardown(() => db.destroy())
   await migrate(db, config)
-  const loads = await LoadRegistry.bind(bus.nc, bus.names)
-  const worker = createPersisterWorker({
-    nc: bus.nc,
-    names: bus.names,
-    config,
-    registry: loads,
-    mysqlUrl: url,
-    concurrency: 1,
-    maxDeliver: 5,
-    log: createLogger({ service: 'persister', level: 'debug', destination: logSink().stream }),
-    metrics: createPersisterMetrics(createMetricsRegistry('persister')),
-    fetchExpiresMs: 1000,
-    nakDelaysMs: [200],
-    applyLimits: { maxRows: 2 }
-  })
-  t.teardown(() => worker.stop())
+  const { worker, loads } = await testPersister(t, bus, url, config, { applyLimits: { maxRows: 2 } })
   const albumLoad = (await loads.openLoad({ stream: 'albums', mode: 'full', openedBy: 'test' })).id
   const trackLoad = (await loads.openLoad({ stream: 'tracks', mode: 'full', openedBy: 'test' })).id
   const trackColumns = ['TrackId', 'AlbumId', 'Track Name', 'UpdatedAt']

@@ -1,6 +1,10 @@
 import { headers as natsHeaders, type NatsConnection, type PubAck } from 'nats'
+import { LoadRegistry } from '@sisporta/nats'
+import { createLogger, createMetricsRegistry } from '@sisporta/observability'
+import { logSink } from '@sisporta/testkit'
+import { createPersisterMetrics, createPersisterWorker, type PersisterWorkerOptions } from '../src/index.js'
 import { parseConfig } from '@sisporta/config'
-import { BatchHeaders, batchMsgId, type BusNames, type LoadMode } from '@sisporta/contracts'
+import { BatchHeaders, batchMsgId, type BusNames, type LoadMode, type SisportaConfig } from '@sisporta/contracts'
 
 /** Streams of every test: one column of each wire type, a soft-delete stream, a hard-delete one. */
 export const CONFIG_YAML = `
@@ -67,4 +71,36 @@ export async function publishBatch (nc: NatsConnection, names: BusNames, b: Publ
     // as the gateway: only the batch stream may acknowledge (a Nats-Expected-Stream header)
     expect: { streamName: names.batchStream }
   })
+}
+
+/**
+ * A persister worker on a test's bus and database, as the value tests run it: one batch at a
+ * time, short pulls and naks, debug logs into a sink; stopped at teardown. `options` override
+ * the defaults (`applyLimits`, `concurrency`…). Not started: call `worker.start()`.
+ */
+export async function testPersister (
+  t: { teardown (fn: () => unknown): void },
+  bus: { nc: NatsConnection, names: BusNames },
+  mysqlUrl: string,
+  config: SisportaConfig,
+  options: Partial<PersisterWorkerOptions> = {}
+): Promise<{ worker: ReturnType<typeof createPersisterWorker>, loads: LoadRegistry, sink: ReturnType<typeof logSink> }> {
+  const sink = logSink()
+  const loads = await LoadRegistry.bind(bus.nc, bus.names)
+  const worker = createPersisterWorker({
+    nc: bus.nc,
+    names: bus.names,
+    config,
+    registry: loads,
+    mysqlUrl,
+    concurrency: 1,
+    maxDeliver: 5,
+    log: createLogger({ service: 'persister', level: 'debug', destination: sink.stream }),
+    metrics: createPersisterMetrics(createMetricsRegistry('persister')),
+    fetchExpiresMs: 1000,
+    nakDelaysMs: [200],
+    ...options
+  })
+  t.teardown(() => worker.stop())
+  return { worker, loads, sink }
 }

@@ -1,11 +1,8 @@
 import t from 'tap'
 import { BatchHeaders } from '@sisporta/contracts'
 import { createDb, migrate } from '@sisporta/db'
-import { LoadRegistry } from '@sisporta/nats'
-import { createLogger, createMetricsRegistry } from '@sisporta/observability'
-import { eventually, logSink, testBus, testDatabase } from '@sisporta/testkit'
-import { createPersisterMetrics, createPersisterWorker } from '../src/index.js'
-import { config, publishBatch } from './helpers.js'
+import { eventually, testBus, testDatabase } from '@sisporta/testkit'
+import { config, publishBatch, testPersister } from './helpers.js'
 
 t.test('persister – a value a latin1 target column cannot hold is dead-lettered naming the batch row and column, never stored as ?', async (t) => {
   const bus = await testBus(t, { maxDeliver: 5 })
@@ -15,23 +12,8 @@ t.test('persister – a value a latin1 target column cannot hold is dead-lettere
   await migrate(db, config)
   // an existing application table whose text column is latin1 (migrate warns about it)
   await sql.query('ALTER TABLE shorts MODIFY label LONGTEXT CHARACTER SET latin1 NULL')
-  const loads = await LoadRegistry.bind(bus.nc, bus.names)
-  const worker = createPersisterWorker({
-    nc: bus.nc,
-    names: bus.names,
-    config,
-    registry: loads,
-    mysqlUrl: url,
-    concurrency: 1,
-    maxDeliver: 5,
-    log: createLogger({ service: 'persister', level: 'debug', destination: logSink().stream }),
-    metrics: createPersisterMetrics(createMetricsRegistry('persister')),
-    fetchExpiresMs: 1000,
-    nakDelaysMs: [200],
-    // two rows a statement: the bad row is row 2 of the second statement, row 3 of the batch
-    applyLimits: { maxRows: 2 }
-  })
-  t.teardown(() => worker.stop())
+  // two rows a statement: the bad row is row 2 of the second statement, row 3 of the batch
+  const { worker, loads } = await testPersister(t, bus, url, config, { applyLimits: { maxRows: 2 } })
   const loadId = (await loads.openLoad({ stream: 'shorts', mode: 'full', openedBy: 'test' })).id
   await publishBatch(bus.nc, bus.names, { stream: 'shorts', loadId, batch: 0, body: { columns: ['id', 'label'], rows: [[1, 'Açúcar'], [2, 'plain'], [3, 'x'], [4, 'café ☕'], [5, 'ok']] } })
   // the general path (rows before columns: the transcoder leaves it to JSON.parse) names it alike
