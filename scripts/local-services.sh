@@ -3,6 +3,7 @@
 #   NATS with JetStream  127.0.0.1:4222
 #   MariaDB              127.0.0.1:3306  (root, empty password)
 #   PostgreSQL           127.0.0.1:5432  (trust for 127.0.0.1)
+# and Debian's chromium, which the console's browser test drives (tests/e2e/console.test.ts).
 # A server that already answers is left alone; one that is stopped is started; one that is
 # missing is installed from Debian's packages first. Idempotent; run as root on Debian 12.
 #
@@ -235,6 +236,20 @@ ensure_postgres() {
   say postgres "$how"
 }
 
+# --- Chromium ---------------------------------------------------------------------------------
+# The console's end-to-end test drives it headless through playwright-core, which downloads no
+# browser of its own (SISPORTA_CHROMIUM points elsewhere).
+
+ensure_chromium() {
+  if [[ -x "${SISPORTA_CHROMIUM:-/usr/bin/chromium}" ]]; then
+    say chromium "present"
+    return
+  fi
+  apt_install chromium
+  say chromium "installed"
+}
+
 ensure_nats
 ensure_mariadb
 ensure_postgres
+ensure_chromium

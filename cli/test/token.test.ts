@@ -106,3 +106,17 @@ t.test('cli – the gateway refuses to start with a short secret or a malformed 
   t.match(malformed.stderr, `${jwks}: key 1 ('b'): not a usable EC public key`)
   t.match(malformed.stderr, /\[SIS_GW_JWKS\]/)
 })
+
+t.test('cli – token issue --admin writes the admin scope and no streams; without --admin a stream is required', async (t) => {
+  const admin = await runSisporta(['token', 'issue', '--admin', '--ttl', '8h'], { SISPORTA_JWT_SECRET: SECRET })
+  t.equal(admin.code, 0, admin.stderr)
+  const { payload } = decode(admin.stdout.trim())
+  t.match(payload, { sub: 'admin', scope: 'sisporta:admin' })
+  t.notOk('streams' in payload, 'no streams: the gateway refuses it for ingestion')
+  const both = decode(issueToken({ jwtSecret: SECRET }, { streams: ['products'], admin: true, subject: 'ops', ttl: '1h' })).payload
+  t.match(both, { sub: 'ops', scope: 'sisporta:admin', streams: ['products'] })
+  t.notOk('scope' in decode(issueToken({ jwtSecret: SECRET }, { streams: ['products'], subject: 'erp', ttl: '1h' })).payload, 'a stream token has no scope')
+  const none = await runSisporta(['token', 'issue'], { SISPORTA_JWT_SECRET: SECRET })
+  t.equal(none.code, 2)
+  t.match(none.stderr, /--stream NAME.*or --admin/)
+})

@@ -8,6 +8,8 @@
 #   - every rendered object against the Kubernetes (and Prometheus Operator) OpenAPI schemas,
 #     and field names strictly, as typed object literals checked by tsc
 #   - the chart's defaults and k8s/overlays/example describe the same objects
+#   - the alert rules and dashboard: k8s/components/alerts is a copy of the chart's files
+#     (deploy/check/sync-monitoring.mjs) and renders the same objects as the chart
 #   - the example streams load with sisporta's own config loader
 #   - with --build: the build stage of deploy/Dockerfile, replayed without Docker on a copy of
 #     the work tree (pnpm fetch / install --frozen-lockfile / build / deploy --prod / prune),
@@ -69,13 +71,18 @@ render defaults
 for values in "$ROOT"/deploy/helm/examples/*.values.yaml; do
   render "$(basename "$values" .values.yaml)" -f "$values"
 done
-render everything --set extractor.enabled=true --set gateway.ingress.enabled=true \
+render everything --set extractor.enabled=true --set console.enabled=true --set gateway.ingress.enabled=true \
   --set gateway.autoscaling.enabled=true --set persister.autoscaling.enabled=true \
   --set metrics.serviceMonitor.enabled=true --set image.singleImage=true \
+  --set metrics.prometheusRule.enabled=true --set metrics.grafanaDashboard.enabled=true \
+  --set metrics.prometheusRule.rules.SisportaStreamStale.threshold=7200 \
+  --set metrics.prometheusRule.rules.SisportaLoadHeld.for=1h \
   --set secrets.keys.jwtSecret= --set secrets.keys.jwtPublicKey=jwt-public-key \
   --set secrets.keys.natsUrl=nats-url --set env.SISPORTA_PERSISTER_CONCURRENCY=8
 for bad in busNamespace=Bad-Name secrets.existingSecret= secrets.keys.jwtSecret= nats.url= \
-           extractor.enabled=true,extractor.gatewayUrl=; do
+           extractor.enabled=true,extractor.gatewayUrl= \
+           metrics.prometheusRule.enabled=true,metrics.prometheusRule.rules.NoSuchAlert.for=1m \
+           metrics.prometheusRule.enabled=true,metrics.prometheusRule.rules.SisportaServiceDown.threshold=1; do
   if "$HELM" template sisporta "$CHART" --set "$bad" >/dev/null 2>&1; then
     fail "helm template accepted --set $bad"
   else
@@ -88,6 +95,12 @@ for k in base migrate overlays/example overlays/example/migrate overlays/example
   "$KUBECTL" kustomize "$ROOT/k8s/$k" > "$OUT/kustomize-${k//\//-}.yaml" || fail "kustomize $k"
   echo "ok  k8s/$k: $(grep -c '^kind:' "$OUT/kustomize-${k//\//-}.yaml") objects"
 done
+# the alerts component alone (k8s/components/alerts), through deploy/check/alerts
+"$KUBECTL" kustomize "$HERE/alerts" > "$OUT/kustomize-components-alerts.yaml" || fail "kustomize components/alerts"
+echo "ok  k8s/components/alerts: $(grep -c '^kind:' "$OUT/kustomize-components-alerts.yaml") objects"
+# the console component alone (k8s/components/console), through deploy/check/console
+"$KUBECTL" kustomize "$HERE/console" > "$OUT/kustomize-components-console.yaml" || fail "kustomize components/console"
+echo "ok  k8s/components/console: $(grep -c '^kind:' "$OUT/kustomize-components-console.yaml") objects"
 
 step "schemas and field names"
 node "$HERE/manifests.mjs" validate "$OUT"/helm-*.yaml "$OUT"/kustomize-*.yaml || fail "schema validation"
@@ -105,6 +118,14 @@ render extractor-only --set gateway.enabled=false --set persister.enabled=false 
   --set reconciler.enabled=false --set extractor.enabled=true
 node "$HERE/manifests.mjs" compare "$OUT/helm-extractor-only.yaml" \
   "$OUT/kustomize-overlays-example-onprem.yaml" || fail "helm and kustomize differ (extractor)"
+
+step "alert rules and dashboard: one source (chart) == kustomize component"
+node "$HERE/sync-monitoring.mjs" --check || fail "k8s/components/alerts is not a copy of the chart's monitoring files"
+render monitoring-only --set gateway.enabled=false --set persister.enabled=false \
+  --set reconciler.enabled=false --set metrics.prometheusRule.enabled=true \
+  --set metrics.grafanaDashboard.enabled=true
+node "$HERE/manifests.mjs" compare "$OUT/helm-monitoring-only.yaml" \
+  "$OUT/kustomize-components-alerts.yaml" || fail "helm and kustomize differ (alerts)"
 
 step "example streams load"
 (cd "$ROOT" && node --conditions=sisporta-src --import tsx "$HERE/config-check.ts" \

@@ -96,7 +96,7 @@ function normalise (all) {
       for (const a of Object.keys(m.annotations ?? {})) if (a.startsWith('helm.sh/') || a.startsWith('checksum/')) delete m.annotations[a]
       if (m.annotations && Object.keys(m.annotations).length === 0) delete m.annotations
     }
-    if (o.kind === 'ConfigMap') { // the chart's hook ConfigMap and the generated one hold the same file
+    if (o.kind === 'ConfigMap' && o.data?.['sisporta.yaml'] !== undefined) { // the chart's hook ConfigMap and the generated one hold the same file
       o.metadata = { name: 'sisporta-config' }
       o.data['sisporta.yaml'] = parseAllDocuments(o.data['sisporta.yaml'])[0].toJS()
     }

@@ -10,7 +10,10 @@ import { checkMirror } from '../support/mirror-check.js'
 // while the load stays sealed (no reconciler runs yet, and SISPORTA_APPLY_TIMEOUT is long); the
 // rule is dropped and the letters replayed; only then the reconciler starts, finds every batch
 // of the load applied, and reconciles it: the refused rows are in the target, written by that
-// very load, which is the stream's last.
+// very load, which is the stream's last. The persister bisects the refused batches, so each
+// letter holds only the refused rows; its replay completes its batch, which is then booked whole
+// (docs/dead-letters.md). With the reconciler running, the load fails at once instead and the
+// replay goes into the failed load: tests/e2e/dlq-tools.test.ts.
 const SIZE = { products: 10, customers: 300 }
 
 async function fill (sql: Connection): Promise<void> {

@@ -160,9 +160,11 @@ export async function startPipeline (t: Teardown, options: {
     return await registry.list({ stream })
   }
   const loadsViaCli = async (stream: string): Promise<LoadRecord[]> => {
-    const listed = await cli(['loads', 'list', '--stream', stream, '--json'])
+    const listed = await cli(['loads', 'list', '--stream', stream, '--limit', '100000', '--json'])
     if (listed.code !== 0) throw new Error(`sisporta loads list failed (exit ${listed.code}): ${listed.stderr}`)
-    return JSON.parse(listed.stdout) as LoadRecord[]
+    // the records, without the timings the command adds (startedAt, endedAt, durationMs)
+    return (JSON.parse(listed.stdout) as Array<LoadRecord & { startedAt?: string, endedAt?: string | null, durationMs?: number | null }>)
+      .map(({ startedAt, endedAt, durationMs, ...load }) => load)
   }
   const expectMirror = async (t: Test, only?: string): Promise<void> => {
     const streams = config.streams.filter((s) => only === undefined || s.name === only)

@@ -10,10 +10,13 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = Object
   persister: async () => (await import('./services.js')).persisterCommand,
   reconciler: async () => (await import('./services.js')).reconcilerCommand,
   extractor: async () => (await import('./services.js')).extractorCommand,
+  console: async () => (await import('./services.js')).consoleCommand,
   extract: async () => (await import('./extract.js')).extractCommand,
   token: async () => (await import('./token.js')).tokenCommand,
   loads: async () => (await import('./loads.js')).loadsCommand,
   status: async () => (await import('./status.js')).statusCommand,
   dlq: async () => (await import('./dlq.js')).dlqCommand,
+  streams: async () => (await import('./streams.js')).streamsCommand,
+  teardown: async () => (await import('./teardown.js')).teardownCommand,
   demo: async () => (await import('../demo/demo-command.js')).demoCommand
 })

@@ -5,7 +5,7 @@ import type { Command } from './command.js'
 
 type Runner = (settings: Settings, config: SisportaConfig, log: Logger) => Promise<void>
 
-/** `sisporta gateway|persister|reconciler|extractor`: the service in the foreground. */
+/** `sisporta gateway|persister|reconciler|extractor|console`: the service in the foreground. */
 function serviceCommand (service: string, runner: () => Promise<Runner>): Command {
   return {
     async run () {
@@ -24,3 +24,4 @@ export const gatewayCommand = serviceCommand('gateway', async () => (await impor
 export const persisterCommand = serviceCommand('persister', async () => (await import('@sisporta/persister')).runPersister)
 export const reconcilerCommand = serviceCommand('reconciler', async () => (await import('@sisporta/reconciler')).runReconciler)
 export const extractorCommand = serviceCommand('extractor', async () => (await import('@sisporta/extractor')).runExtractor)
+export const consoleCommand = serviceCommand('console', async () => (await import('@sisporta/console')).runConsole)

@@ -2,6 +2,7 @@ import { readSettings, loadConfig } from '@sisporta/config'
 import type { Command } from './command.js'
 import { cliLogger, openRegistry } from './context.js'
 import { describeLoad } from './describe-load.js'
+import { lastSuccess } from './load-history.js'
 
 /**
  * `sisporta status [--json]`: per stream, the last loads and their states and the dead letters;
@@ -20,11 +21,15 @@ export const statusCommand: Command = {
       const dlq = await jsm.streams.info(names.dlqStream, { subjects_filter: names.dlqSubjects })
       const dlqBySubject = dlq.state.subjects ?? {}
       const streams = []
+      const now = Date.now()
       for (const stream of config.streams) {
         const loads = await registry.list({ stream: stream.name })
+        const success = lastSuccess(loads, now)
         streams.push({
           name: stream.name,
           target: stream.target.table,
+          // the newest reconciled full load or applied incremental one; null: never
+          lastSuccess: success === undefined ? null : { loadId: success.load.id, mode: success.load.mode, at: success.at, ageSeconds: Math.round(success.ageMs / 1000), age: success.age },
           lastLoads: loads.slice(-3).reverse(),
           deadLetters: dlqBySubject[names.dlqSubject(stream.name)] ?? 0
         })
@@ -45,7 +50,8 @@ export const statusCommand: Command = {
       }
       process.stdout.write(`namespace ${status.namespace} · persister backlog: ${status.persister.pending} pending, ${status.persister.ackPending} in flight, ${status.persister.redelivered} redelivered\n`)
       for (const s of streams) {
-        process.stdout.write(`\n${s.name} → ${s.target}${s.deadLetters > 0 ? ` · ${s.deadLetters} dead letter(s): sisporta dlq list` : ''}\n`)
+        const success = s.lastSuccess === null ? 'never' : `${s.lastSuccess.age} (load ${s.lastSuccess.loadId}, ${s.lastSuccess.mode}, ${s.lastSuccess.at})`
+        process.stdout.write(`\n${s.name} → ${s.target} · last success: ${success}${s.deadLetters > 0 ? ` · ${s.deadLetters} dead letter(s): sisporta dlq list` : ''}\n`)
         if (s.lastLoads.length === 0) process.stdout.write('  no loads yet\n')
         for (const load of s.lastLoads) process.stdout.write(`  ${describeLoad(load)}${load.reason !== undefined ? ` — ${load.reason}` : ''}\n`)
       }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { createSigner } from 'fast-jwt'
 import { readSettings } from '@sisporta/config'
 import {
-  DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_ISSUER, DEFAULT_TOKEN_MAX_TTL_SEC, MIN_HMAC_SECRET_BYTES
+  ADMIN_SCOPE, DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_ISSUER, DEFAULT_TOKEN_MAX_TTL_SEC, MIN_HMAC_SECRET_BYTES
 } from '@sisporta/contracts'
 import type { Command } from './command.js'
 import { UsageError } from '../usage-error.js'
@@ -12,7 +12,7 @@ const TTL = /^([1-9][0-9]{0,9})(s|m|h|d)$/
 const UNIT_SEC = { s: 1, m: 60, h: 3600, d: 86400 } as const
 // The gateway's rule for a JWKS `kid`: what is accepted here can be found there.
 const KID = /^[\x21-\x7e]{1,128}$/
-const USAGE = 'usage: sisporta token issue --stream NAME... [--ttl 1h] [--subject NAME] [--kid ID]'
+const USAGE = 'usage: sisporta token issue (--stream NAME... | --admin) [--ttl 1h] [--subject NAME] [--kid ID]'
 
 /** The signing key and claim policy, as in `Settings` (a subset of it). */
 export interface TokenKeys {
@@ -30,7 +30,13 @@ export interface TokenKeys {
 
 /** What the token grants and for how long. */
 export interface TokenRequest {
+  /** Streams the gateway lets it load; may be empty for an admin-only token. */
   readonly streams: readonly string[]
+  /**
+   * Adds `scope: 'sisporta:admin'`: the token opens the operator console. Without `streams` the
+   * gateway refuses it (its claims must name streams), so a console token cannot load data.
+   */
+  readonly admin?: boolean | undefined
   readonly subject: string
   /** `30m`, `12h`, `30d`… at most `jwtMaxTtlSec`. */
   readonly ttl: string
@@ -44,27 +50,30 @@ export function readPem (value: string): string {
 }
 
 /**
- * `sisporta token issue --stream NAME… [--ttl 1h] [--subject NAME] [--kid ID]`: prints a JWT the
- * gateway accepts for those streams. Signed with SISPORTA_JWT_PRIVATE_KEY when set, otherwise
+ * `sisporta token issue --stream NAME… [--admin] [--ttl 1h] [--subject NAME] [--kid ID]`: prints a
+ * JWT the gateway accepts for those streams; with `--admin`, one that opens the console. Signed with SISPORTA_JWT_PRIVATE_KEY when set, otherwise
  * with SISPORTA_JWT_SECRET (HS256).
  */
 export const tokenCommand: Command = {
   options: {
     stream: { type: 'string', multiple: true },
     ttl: { type: 'string', default: '1h' },
-    subject: { type: 'string', default: 'extractor' },
-    kid: { type: 'string' }
+    subject: { type: 'string' },
+    kid: { type: 'string' },
+    admin: { type: 'boolean', default: false }
   },
   async run (values, positionals) {
     if (positionals[0] !== 'issue' || positionals.length > 1) throw new UsageError(USAGE)
     const streams = (values.stream as string[] | undefined) ?? []
-    if (streams.length === 0) throw new UsageError('token issue: give at least one --stream NAME (or --stream \'*\' for every stream)')
+    const admin = values.admin === true
+    if (streams.length === 0 && !admin) throw new UsageError('token issue: give at least one --stream NAME (or --stream \'*\' for every stream), or --admin for a console token')
     for (const s of streams) {
       if (s !== '*' && !/^[a-z][a-z0-9_]*$/.test(s)) throw new UsageError(`token issue: '${s}' is not a stream name`)
     }
     const settings = readSettings()
     const kid = values.kid as string | undefined
-    process.stdout.write(`${issueToken(settings, { streams, subject: String(values.subject), ttl: String(values.ttl), kid })}\n`)
+    const subject = typeof values.subject === 'string' ? values.subject : admin ? 'admin' : 'extractor'
+    process.stdout.write(`${issueToken(settings, { streams, admin, subject, ttl: String(values.ttl), kid })}\n`)
     return 0
   }
 }
@@ -87,10 +96,12 @@ export function issueToken (keys: TokenKeys, request: TokenRequest): string {
   }
   if (request.kid !== undefined && !KID.test(request.kid)) throw new UsageError('token issue: --kid must be 1 to 128 visible ASCII characters')
   const { key, algorithm } = signingKey(keys)
+  if (request.streams.length === 0 && request.admin !== true) throw new UsageError('token issue: a token needs --stream NAME or --admin')
   const sign = createSigner({ key, algorithm, expiresIn: ttlSec * 1000, ...(request.kid !== undefined ? { kid: request.kid } : {}) })
   return sign({
     sub: request.subject,
-    streams: [...request.streams],
+    ...(request.streams.length > 0 ? { streams: [...request.streams] } : {}),
+    ...(request.admin === true ? { scope: ADMIN_SCOPE } : {}),
     iss: nonEmpty(keys.jwtIssuer) ?? DEFAULT_TOKEN_ISSUER,
     aud: nonEmpty(keys.jwtAudience) ?? DEFAULT_TOKEN_AUDIENCE,
     jti: randomUUID()

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { createConnection } from 'mysql2/promise'
 import { parseConfig, readSettings } from '@sisporta/config'
 import { busNames } from '@sisporta/contracts'
@@ -12,11 +13,13 @@ import { issueToken } from '../commands/token.js'
 import { UsageError, WorkFailed } from '../usage-error.js'
 import { changeDemoErp, createDemoErp, demoConfigYaml } from './demo-erp.js'
 import { CLI_ENTRY, cliNodeArgs, launchService, type RunningService } from './launch-services.js'
+import { namespaceObjects } from '../commands/teardown.js'
+import type { OptionValues } from '../commands/command.js'
 import { compareStream } from './compare-streams.js'
 
-const SOURCE_DB = 'sisporta_demo_erp'
-const TARGET_DB = 'sisporta_demo'
-const NAMESPACE = 'demo'
+const DEFAULT_DB_PREFIX = 'sisporta_demo'
+const DEFAULT_NAMESPACE = 'demo'
+const DB_PREFIX = /^[a-z][a-z0-9_]{0,50}$/
 
 function out (line = ''): void {
   process.stdout.write(`${line}\n`)
@@ -38,6 +41,62 @@ async function runCli (args: string[], env: Record<string, string>): Promise<num
 }
 
 /**
+ * `demo --serve`: starts the console beside the four services (port 9104, or a free one when that
+ * is taken), prints its address and an admin token to sign in with, and keeps everything running
+ * until Ctrl-C / SIGTERM; then stops the services and leaves the data in place.
+ */
+async function serveConsole (env: Record<string, string>, dir: string, services: RunningService[], demo: { secret: string, namespace: string, targetDb: string, sourceDb: string, configFile: string }): Promise<void> {
+  out('\n8. The operator console')
+  let consoleService: RunningService
+  try {
+    consoleService = await launchService('console', { ...env, SISPORTA_HTTP_PORT: '9104' }, join(dir, 'console.log'))
+  } catch {
+    consoleService = await launchService('console', env, join(dir, 'console-free-port.log'))
+  }
+  services.push(consoleService)
+  const admin = issueToken({ jwtSecret: demo.secret }, { streams: [], admin: true, subject: 'demo-operator', ttl: '12h' })
+  out(`   console    pid ${String(consoleService.process.pid).padEnd(7)} ${consoleService.url}`)
+  out(`\n   Open ${consoleService.url} in a browser and sign in with this admin token (valid 12 h):\n\n${admin}\n`)
+  out(`   Or from another terminal: SISPORTA_NAMESPACE=${demo.namespace} SISPORTA_CONFIG=${demo.configFile} pnpm sisporta status`)
+  out('   Everything keeps running (the extractor daemon serves "sync now"); Ctrl-C stops the services and keeps the data.')
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve())
+    process.once('SIGTERM', () => resolve())
+  })
+  out('\n9. Stopping the services')
+  // Ctrl-C in a terminal reaches the services too (one process group): give them a moment to
+  // stop on it, so that they do not take our SIGTERM for a second, impatient signal
+  const stopped = services.splice(0).reverse()
+  await Promise.race([Promise.all(stopped.map(async (s) => await s.exited)), sleep(3000)])
+  for (const service of stopped) {
+    const code = await service.stop()
+    out(`   ${service.name.padEnd(10)} exited ${code}`)
+  }
+  out(`\nLeft in place: mysql ${demo.targetDb} · ${demo.sourceDb} · namespace ${demo.namespace}; remove with: sisporta teardown --namespace ${demo.namespace} · DROP DATABASE ${demo.targetDb}; DROP DATABASE ${demo.sourceDb}`)
+}
+
+/**
+ * The demo ERP's size: `--rows N` products (customers 0.6 N), or `--products` / `--customers`
+ * one by one; each at least 10, at most 10 million.
+ *
+ * @example
+ * demoSize({ rows: '1000' }) // { products: 1000, customers: 600 }
+ */
+export function demoSize (values: OptionValues): { products: number, customers: number } {
+  const count = (raw: unknown, what: string, fallback: number): number => {
+    if (raw === undefined) return fallback
+    const n = Number(raw)
+    if (typeof raw !== 'string' || !/^[0-9]+$/.test(raw) || n < 10 || n > 10_000_000) throw new UsageError(`demo: ${what} '${String(raw)}' must be a whole number from 10 to 10000000`)
+    return n
+  }
+  const rows = count(values.rows, '--rows', 5000)
+  return {
+    products: count(values.products, '--products', rows),
+    customers: count(values.customers, '--customers', Math.max(10, Math.round(rows * 0.6)))
+  }
+}
+
+/**
  * `sisporta demo`: the whole pipeline on this machine. Creates a demo ERP database (products,
  * customers, a price list with a composite key; accents, emoji, large decimals, NULLs, long text,
  * datetimes with micro- and milliseconds), starts gateway, persister, reconciler and extractor as
@@ -46,16 +105,26 @@ async function runCli (args: string[], env: Record<string, string>): Promise<num
  */
 export const demoCommand: Command = {
   options: {
-    products: { type: 'string', default: '5000' },
-    customers: { type: 'string', default: '3000' }
+    rows: { type: 'string' },
+    products: { type: 'string' },
+    customers: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    serve: { type: 'boolean', default: false },
+    'db-prefix': { type: 'string' }
   },
   async run (values) {
-    const products = Number(values.products)
-    const customers = Number(values.customers)
-    if (!Number.isInteger(products) || products < 10 || !Number.isInteger(customers) || customers < 10) {
-      throw new UsageError('demo: --products and --customers must be integers of at least 10')
-    }
+    const size = demoSize(values)
+    const { products, customers } = size
     const base = readSettings()
+    // SISPORTA_NAMESPACE when given (readSettings checked it), else the demo's own
+    const NAMESPACE = process.env.SISPORTA_NAMESPACE === undefined || process.env.SISPORTA_NAMESPACE === '' ? DEFAULT_NAMESPACE : base.namespace
+    const prefix = typeof values['db-prefix'] === 'string' ? values['db-prefix'] : DEFAULT_DB_PREFIX
+    if (!DB_PREFIX.test(prefix)) throw new UsageError(`demo: --db-prefix '${prefix}' must match ${DB_PREFIX} (it names the databases PREFIX and PREFIX_erp)`)
+    const TARGET_DB = prefix
+    const SOURCE_DB = `${prefix}_erp`
+    const serve = values.serve === true
+    // serving leaves everything in place: the console shows what the demo made
+    const keep = values.keep === true || serve
     // the demo alone falls back to the local server's root login (a developer machine)
     const server = new URL(base.mysqlUrl ?? 'mysql://root@127.0.0.1:3306')
     server.pathname = ''
@@ -81,22 +150,39 @@ export const demoCommand: Command = {
     out(`  work dir ${dir} (config, service logs)`)
     out(`\n1. Demo ERP: database ${SOURCE_DB} with ${products} products, ${customers} customers and a price list`)
     const admin = await createConnection({ uri: serverUrl, multipleStatements: true })
+    const nc = await connectBus({ url: base.natsUrl, security: base.nats, name: 'sisporta-demo', connectTimeoutMs: 10_000 })
+    try {
+      // the demo starts from scratch: only its own default names are ever cleared without asking
+      if (NAMESPACE !== DEFAULT_NAMESPACE && (await namespaceObjects(await nc.jetstreamManager(), busNames(NAMESPACE))).length > 0) {
+        throw new UsageError(`demo: namespace '${NAMESPACE}' (SISPORTA_NAMESPACE) already exists on this NATS and the demo starts from scratch: pick another namespace, or remove it first with \`sisporta teardown --namespace ${NAMESPACE}\``)
+      }
+      if (prefix !== DEFAULT_DB_PREFIX) {
+        const [existing] = await admin.query('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?, ?)', [SOURCE_DB, TARGET_DB]) as unknown as [Array<{ name: string }>]
+        if (existing.length > 0) throw new UsageError(`demo: database ${existing.map((r) => r.name).join(' and ')} already exists and the demo starts from scratch: pick another --db-prefix, or drop it first`)
+      }
+      await deprovisionBus(nc, busNames(NAMESPACE))
+    } catch (err) {
+      await admin.end()
+      await nc.close()
+      throw err
+    }
+    await nc.close()
     await admin.query(`DROP DATABASE IF EXISTS \`${SOURCE_DB}\`; DROP DATABASE IF EXISTS \`${TARGET_DB}\`; CREATE DATABASE \`${SOURCE_DB}\` CHARACTER SET utf8mb4`)
     await admin.end()
     const erp = await createConnection({ uri: `${serverUrl}/${SOURCE_DB}`, charset: 'utf8mb4_unicode_ci' })
-    const nc = await connectBus({ url: base.natsUrl, security: base.nats, name: 'sisporta-demo', connectTimeoutMs: 10_000 })
-    await deprovisionBus(nc, busNames(NAMESPACE))
-    await nc.close()
     const services: RunningService[] = []
     try {
-      await createDemoErp(erp, { products, customers })
+      await createDemoErp(erp, size)
 
       out(`\n2. sisporta migrate → target database ${TARGET_DB}`)
       if (await runCli(['migrate'], env) !== 0) throw new WorkFailed('SIS_CLI_DEMO', 'migrate failed')
 
       out('\n3. Starting the four services as separate processes')
       for (const name of ['gateway', 'persister', 'reconciler', 'extractor'] as const) {
-        const extra: Record<string, string> = name === 'extractor' ? { SISPORTA_TOKEN: issueToken({ jwtSecret: secret }, { streams: ['*'], subject: 'demo-extractor', ttl: '1h' }) } : {}
+        // served, the daemon lives on (it runs the console's "sync now"): its token lasts as long as the console's
+        const extra: Record<string, string> = name === 'extractor'
+          ? { SISPORTA_TOKEN: issueToken({ jwtSecret: secret }, { streams: ['*'], subject: 'demo-extractor', ttl: serve ? '12h' : '1h' }), SISPORTA_GATEWAY_URL: services[0]!.url }
+          : {}
         const service = await launchService(name, { ...env, ...extra }, join(dir, `${name}.log`))
         services.push(service)
         out(`   ${name.padEnd(10)} pid ${String(service.process.pid).padEnd(7)} ${service.url}  (/healthz /readyz /metrics)`)
@@ -117,7 +203,7 @@ export const demoCommand: Command = {
       await loadAll('4. First full load of every stream')
 
       out('\n5. The ERP changes: updates, inserts, deletes')
-      const changes = await changeDemoErp(erp, { products, customers })
+      const changes = await changeDemoErp(erp, size)
       for (const [stream, c] of Object.entries(changes)) out(`   ${stream.padEnd(11)} ${c.updated} updated, ${c.inserted} inserted, ${c.deleted} deleted`)
 
       await loadAll('6. Second full load (reconciliation deletes what the ERP deleted)')
@@ -131,13 +217,31 @@ export const demoCommand: Command = {
         for (const example of cmp.examples) out(`      ${example}`)
       }
 
+      if (serve && allEqual) {
+        await serveConsole(env, dir, services, { secret, namespace: NAMESPACE, targetDb: TARGET_DB, sourceDb: SOURCE_DB, configFile })
+        out('demo: target equals source ✓')
+        return 0
+      }
+
       out('\n8. Stopping the services (SIGTERM)')
       for (const service of services.splice(0).reverse()) {
         const code = await service.stop()
         out(`   ${service.name.padEnd(10)} exited ${code}`)
       }
-      out(`\nLook around: mysql ${TARGET_DB} · SISPORTA_NAMESPACE=${NAMESPACE} SISPORTA_CONFIG=${configFile} pnpm sisporta loads list`)
-      if (!allEqual) throw new WorkFailed('SIS_CLI_DEMO', 'the target differs from the source')
+      if (!allEqual) {
+        out(`\nLook around: mysql ${TARGET_DB} · SISPORTA_NAMESPACE=${NAMESPACE} SISPORTA_CONFIG=${configFile} pnpm sisporta loads list`)
+        throw new WorkFailed('SIS_CLI_DEMO', 'the target differs from the source')
+      }
+      if (keep) {
+        out(`\nLook around: mysql ${TARGET_DB} · SISPORTA_NAMESPACE=${NAMESPACE} SISPORTA_CONFIG=${configFile} pnpm sisporta loads list`)
+        out(`  remove it all with: sisporta teardown --namespace ${NAMESPACE} · DROP DATABASE ${TARGET_DB}; DROP DATABASE ${SOURCE_DB}`)
+      } else {
+        out(`\n9. Removing namespace ${NAMESPACE} and databases ${TARGET_DB}, ${SOURCE_DB} (--keep leaves them to look around)`)
+        const bus = await connectBus({ url: base.natsUrl, security: base.nats, name: 'sisporta-demo', connectTimeoutMs: 10_000 })
+        await deprovisionBus(bus, busNames(NAMESPACE)).finally(async () => { await bus.close() })
+        const cleanup = await createConnection({ uri: serverUrl, multipleStatements: true })
+        await cleanup.query(`DROP DATABASE IF EXISTS \`${SOURCE_DB}\`; DROP DATABASE IF EXISTS \`${TARGET_DB}\``).finally(async () => { await cleanup.end() })
+      }
       out('demo: target equals source ✓')
       return 0
     } finally {

@@ -1,5 +1,6 @@
 import type { ConfigFileInput } from '@sisporta/contracts'
 import { ConfigError } from './errors.js'
+import { checkSchedule } from './check-schedule.js'
 import { dependencyOrder } from './stream-order.js'
 
 const NON_KEY_TYPES = new Set(['float', 'json', 'binary'])
@@ -81,6 +82,7 @@ export function checkStreams (input: ConfigFileInput, file: string): void {
     if (new Set(s.target.key).size !== s.target.key.length) {
       throw new ConfigError('SIS_CFG_KEY_DUPLICATE', `${where}, key 'target.key': a column is listed twice`)
     }
+    checkSchedule(s, file)
   }
   checkDependencies(input, file, names)
 }

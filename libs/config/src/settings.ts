@@ -60,6 +60,21 @@ export interface Settings {
   readonly openTimeoutSec: number
   /** Seconds a sealed load may wait for all its batches before it fails. */
   readonly applyTimeoutSec: number
+  /**
+   * Reconciler: seconds after which a load in a final state leaves the load registry and its
+   * batch ledger rows are deleted (0: keep every load forever).
+   */
+  readonly loadRetentionSec: number
+  /** Reconciler: the newest loads of each stream kept whatever their age (at least 1). */
+  readonly loadRetentionKeep: number
+  /** Reconciler: seconds between two retention sweeps. */
+  readonly retentionIntervalSec: number
+  /** Longest a dead letter is kept, in seconds, set when the dead-letter stream is created (0: forever). */
+  readonly dlqMaxAgeSec: number
+  /** Reconciler: seconds between two reads of the operator metrics (consumer lag, dead letters, loads). */
+  readonly operatorMetricsIntervalSec: number
+  /** Extractor daemon: seconds between two questions to the gateway for "sync now" requests. */
+  readonly syncPollIntervalSec: number
   /** Gateway: largest accepted body in bytes (also capped by the NATS server's max_payload). */
   readonly gatewayBodyLimit: number
   /** Gateway: batch requests handled at once (received, checked or awaiting JetStream) before answering 503. */
@@ -99,7 +114,7 @@ export interface NatsSecuritySettings {
   readonly tlsKey: string | undefined
 }
 
-export const DEFAULT_PORTS = Object.freeze({ gateway: 8080, persister: 9101, reconciler: 9102, extractor: 9103 })
+export const DEFAULT_PORTS = Object.freeze({ gateway: 8080, persister: 9101, reconciler: 9102, extractor: 9103, console: 9104 })
 
 /** Reads the settings from an environment (default: `process.env`). */
 export function readSettings (env: Env = process.env): Settings {
@@ -152,6 +167,12 @@ export function readSettings (env: Env = process.env): Settings {
     deleteChunk: int(env, 'SISPORTA_DELETE_CHUNK', 5000, 1, 1000000),
     openTimeoutSec: int(env, 'SISPORTA_OPEN_TIMEOUT', 6 * 3600, 1, 30 * 86400),
     applyTimeoutSec: int(env, 'SISPORTA_APPLY_TIMEOUT', 3600, 1, 30 * 86400),
+    loadRetentionSec: durationOrOff(env, 'SISPORTA_LOAD_RETENTION', 30 * 86400, 3600, 3650 * 86400),
+    loadRetentionKeep: int(env, 'SISPORTA_LOAD_RETENTION_KEEP', 20, 1, 100000),
+    retentionIntervalSec: duration(env, 'SISPORTA_RETENTION_INTERVAL', 3600, 10, 7 * 86400),
+    dlqMaxAgeSec: durationOrOff(env, 'SISPORTA_DLQ_MAX_AGE', 30 * 86400, 3600, 3650 * 86400),
+    operatorMetricsIntervalSec: duration(env, 'SISPORTA_OPERATOR_METRICS_INTERVAL', 15, 1, 3600),
+    syncPollIntervalSec: duration(env, 'SISPORTA_SYNC_POLL_INTERVAL', 15, 1, 3600),
     gatewayBodyLimit: int(env, 'SISPORTA_GATEWAY_BODY_LIMIT', 32 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     gatewayMaxInFlight,
     gatewayMaxInFlightPerToken: int(env, 'SISPORTA_GATEWAY_MAX_IN_FLIGHT_PER_TOKEN', Math.max(1, Math.ceil(gatewayMaxInFlight / 2)), 1, 10000),
@@ -200,6 +221,17 @@ function duration (env: Env, name: string, fallback: number, min: number, max: n
     throw new ConfigError('SIS_CFG_ENV', `${name}='${raw}' must be a duration (90s, 30m, 12h, 30d) between ${min} s and ${max} s`)
   }
   return n
+}
+
+/** Like {@link duration}, and `0` (or `off`) for "no limit", read as 0. */
+function durationOrOff (env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === '0' || raw === 'off') return 0
+  try {
+    return duration(env, name, fallback, min, max)
+  } catch (err) {
+    throw new ConfigError('SIS_CFG_ENV', `${(err as Error).message}, or 0 (off)`)
+  }
 }
 
 function int (env: Env, name: string, fallback: number, min: number, max: number): number {

@@ -65,11 +65,26 @@ export const StreamTargetSchema = Type.Object({
 /** An interval: `30s`, `15m`, `6h`, `1d`. */
 export const DurationSchema = Type.String({ pattern: '^[1-9][0-9]*(s|m|h|d)$', description: 'an interval such as 30s, 15m, 6h, 1d' })
 
+/** `^[1-9][0-9]*(s|m|h|d)$`: what {@link DurationSchema} accepts (an interval rather than a cron expression). */
+export const DURATION_PATTERN = /^[1-9][0-9]*(s|m|h|d)$/
+
+/**
+ * When a load runs: a cron expression (`0 2 * * *`, five fields, or six with seconds first, or
+ * a nickname like `@daily`) or an interval (`30s`, `15m`, `6h`, `1d`: due that long after the
+ * last load). Which one it is, and whether it is valid, is checked with the rest of the config
+ * (`SIS_CFG_SCHEDULE`). See docs/schedules.md.
+ */
+export const ScheduleSpecSchema = Type.String({ minLength: 1, maxLength: 200, description: 'a cron expression such as "0 2 * * *" or an interval such as 30s, 15m, 6h, 1d' })
+
 export const StreamScheduleSchema = Type.Object({
-  /** Run a full load this often (`sisporta extractor` daemon). */
-  full: Type.Optional(DurationSchema),
-  /** Run an incremental load this often. */
-  incremental: Type.Optional(DurationSchema)
+  /** Run a full load on this schedule (`sisporta extractor` daemon). */
+  full: Type.Optional(ScheduleSpecSchema),
+  /** Refused by the config check until incremental loads exist. */
+  incremental: Type.Optional(ScheduleSpecSchema),
+  /** IANA time zone of the cron expressions (`Europe/Lisbon`); default UTC. */
+  timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  /** A random delay in [0, jitter) before each scheduled run, so streams on one cron tick spread out. */
+  jitter: Type.Optional(DurationSchema)
 }, { additionalProperties: false })
 
 export const StreamConfigSchema = Type.Object({

@@ -64,6 +64,50 @@ export const BatchReplySchema = Type.Object({
 
 export const LoadReplySchema = Type.Object({ load: LoadRecordSchema })
 
+/** What `GET /v1/streams/:stream` tells of one load: enough to schedule by, not the whole record. */
+export const LoadSummarySchema = Type.Object({
+  id: Type.Integer({ minimum: 1, maximum: MAX_LOAD_ID }),
+  mode: Type.Union(LOAD_MODES.map((m) => Type.Literal(m))),
+  state: LoadRecordSchema.properties.state,
+  openedAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' })
+}, { additionalProperties: false })
+
+/** One summary per load mode (a mode the stream never had a load of is absent). */
+const LoadsByModeSchema = Type.Object({
+  full: Type.Optional(LoadSummarySchema),
+  incremental: Type.Optional(LoadSummarySchema)
+}, { additionalProperties: false })
+
+/**
+ * `GET /v1/streams/:stream` — the stream's newest load of each mode, whatever its state
+ * (`lastLoad`), and its newest successful one (`lastSuccess`: reconciled, or an applied
+ * incremental load). The extractor daemon reads it at start to catch up a missed scheduled run.
+ */
+export const StreamStatusReplySchema = Type.Object({
+  stream: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }),
+  lastLoad: LoadsByModeSchema,
+  lastSuccess: LoadsByModeSchema
+}, { additionalProperties: false })
+export type LoadSummary = Static<typeof LoadSummarySchema>
+export type StreamStatusReply = Static<typeof StreamStatusReplySchema>
+
+/** One pending "sync now" request of an operator, for the extractor daemon to serve. */
+export const SyncRequestSchema = Type.Object({
+  stream: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }),
+  requestedAt: Type.String({ format: 'date-time' }),
+  requestedBy: Type.String()
+}, { additionalProperties: false })
+
+/**
+ * `GET /v1/sync-requests` — the streams of the token's scope with a pending "sync now" request
+ * (`sisporta streams sync NAME`) that are not paused: the extractor daemon opens a load of each.
+ * A request is served (no longer listed) once the stream has a load opened after it.
+ */
+export const SyncRequestsReplySchema = Type.Object({ requests: Type.Array(SyncRequestSchema) })
+export type SyncRequest = Static<typeof SyncRequestSchema>
+export type SyncRequestsReply = Static<typeof SyncRequestsReplySchema>
+
 /** Every error the gateway answers with. */
 export const ErrorReplySchema = Type.Object({
   statusCode: Type.Integer(),
@@ -96,6 +140,28 @@ export const TokenClaimsSchema = Type.Object({
   jti: Type.Optional(Type.String())
 })
 export type TokenClaims = Static<typeof TokenClaimsSchema>
+
+/** The scope (OAuth-style, space-separated `scope` claim) that opens the operator console. */
+export const ADMIN_SCOPE = 'sisporta:admin'
+
+/**
+ * Claims of a token the console verifies: like an extractor's, with `scope` instead of a
+ * required `streams` (`sisporta token issue --admin`). Whether `scope` names
+ * {@link ADMIN_SCOPE} is checked by the console, so that a stream token is refused with its own
+ * reason. A token without `streams` is never accepted by the gateway's ingestion routes.
+ */
+export const AdminClaimsSchema = Type.Object({
+  sub: Type.String({ minLength: 1 }),
+  scope: Type.Optional(Type.String({ maxLength: 1000 })),
+  streams: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  exp: Type.Number(),
+  iat: Type.Number(),
+  nbf: Type.Optional(Type.Number()),
+  iss: Type.Optional(Type.String()),
+  aud: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
+  jti: Type.Optional(Type.String())
+})
+export type AdminClaims = Static<typeof AdminClaimsSchema>
 
 /** Shortest HMAC secret the gateway and `token issue` accept (RFC 7518 §3.2: the hash's size). */
 export const MIN_HMAC_SECRET_BYTES = 32

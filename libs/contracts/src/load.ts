@@ -31,6 +31,21 @@ export function isSuccessfulLoad (load: { mode: LoadMode, state: LoadState }): b
   return load.state === 'reconciled' || (load.mode === 'incremental' && load.state === 'applied')
 }
 
+/**
+ * When a load reached its final state (ISO time), or `undefined` while it is still going: its
+ * `reconciledAt`, an incremental load's `appliedAt`, else `updatedAt` (a final record is never
+ * changed again, so its last change is the moment it ended).
+ *
+ * @example
+ * loadEndedAt({ mode: 'full', state: 'failed', updatedAt: '2026-12-01T10:00:00.000Z' }) // '2026-12-01T10:00:00.000Z'
+ */
+export function loadEndedAt (load: { mode: LoadMode, state: LoadState, updatedAt: string, reconciledAt?: string | undefined, appliedAt?: string | undefined }): string | undefined {
+  if (!isFinalLoad(load)) return undefined
+  if (load.state === 'reconciled' && load.reconciledAt !== undefined) return load.reconciledAt
+  if (load.state === 'applied' && load.appliedAt !== undefined) return load.appliedAt
+  return load.updatedAt
+}
+
 /** Most batches one load may have: batch numbers are 32-bit (0 … 2^31 − 2). */
 export const MAX_LOAD_BATCHES = 2147483647
 /** Most rows one load may state: counts stay exact JavaScript integers. */

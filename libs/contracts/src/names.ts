@@ -94,7 +94,21 @@ export const BatchHeaders = Object.freeze({
   /** On dead letters: why the batch was given up on. */
   Reason: 'Sisporta-Reason',
   /** On dead letters: how many times it was delivered. */
-  Deliveries: 'Sisporta-Deliveries'
+  Deliveries: 'Sisporta-Deliveries',
+  /**
+   * On a replayed batch: the sequence of the dead letter it replays (`sisporta dlq replay N`).
+   * Only the operator's identity sets it (the gateway builds its headers from scratch); the
+   * persister then applies it into a load that ended failed or abandoned (docs/dead-letters.md).
+   */
+  Replay: 'Sisporta-Replay',
+  /** On a dead letter (and its replay) that holds only some rows of its batch: the rows of the whole batch. */
+  BatchRows: 'Sisporta-Batch-Rows',
+  /** On a dead letter from bisection: the offending rows' keys, JSON (`[{"sku":"A1"}]`), cut to fit a header. */
+  Keys: 'Sisporta-Keys',
+  /** On a dead letter from bisection: the column MySQL named, when it named one. */
+  Column: 'Sisporta-Column',
+  /** On a dead letter from bisection: rows of the batch that were applied (the letter holds the rest). */
+  Applied: 'Sisporta-Applied'
 } as const)
 
 /** The JetStream de-duplication id of one batch. */

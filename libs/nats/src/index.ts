@@ -1,5 +1,7 @@
 export { connectBus, type ConnectBusOptions, type BusLogger } from './connect-bus.js'
 export { busConnectOptions, NO_BUS_SECURITY, type BusSecurity, type BusConnectOptions, type BusConnectionDescription, type BusAuthKind } from './bus-connect-options.js'
-export { provisionBus, deprovisionBus, type ProvisionOptions } from './provision.js'
+export { provisionBus, deprovisionBus, DEFAULT_DLQ_MAX_AGE_SEC, type ProvisionOptions } from './provision.js'
 export { LoadRegistry, canTransition, loadKey, openKey, newestKey, type LoadEntry, type LoadCheck, type LoadRegistryOptions, type NewestClaim } from './load-registry.js'
 export { BusError, JsErrCode, isRevisionConflict, isPermissionDenied } from './errors.js'
+export { StreamControls, controlKey, describePause, type StreamControlState, type StreamControlsOptions, type ControlChange } from './stream-controls.js'
+export { listDeadLetters, allDeadLetters, showDeadLetter, replayDeadLetters, dropDeadLetters, REPLAYABLE_LOAD_STATES, MAX_PAGE as MAX_DEAD_LETTER_PAGE, type DeadLetter, type DeadLetterSummary, type DeadLetterFilter, type DeadLetterPage, type LetterOutcome, type LetterSelection, type DeadLetterDeps } from './dead-letters.js'

@@ -14,6 +14,12 @@ export interface ProvisionOptions {
   ackWaitMs?: number
   /** Replicas of each JetStream stream (1 on a single server, 3 in a cluster). */
   replicas?: number
+  /**
+   * Longest a dead letter is kept (seconds, default 30 days; 0 forever): the dead-letter
+   * stream's `max_age` when provisioning creates it. An existing stream's `max_age` is never
+   * changed (an operator may have set it); a different one is logged as a warning.
+   */
+  dlqMaxAgeSec?: number
   /** Told what this identity may not change (info) and what it waits for (warn). */
   log?: BusLogger
   /**
@@ -25,6 +31,9 @@ export interface ProvisionOptions {
 
 /** What provisioning did with one object: made or changed it, found it as wanted, found it and may not change it, or could not make it. */
 type Outcome = 'changed' | 'in place' | 'kept' | 'missing'
+
+/** How long dead letters are kept unless SISPORTA_DLQ_MAX_AGE says otherwise: 30 days. */
+export const DEFAULT_DLQ_MAX_AGE_SEC = 30 * 86400
 
 const PROVISIONER_HINT = 'start the reconciler first (its NATS identity provisions the bus, deploy/nats/sisporta-permissions.conf), or run one service once with the admin identity'
 
@@ -62,6 +71,7 @@ export async function provisionBus (nc: NatsConnection, names: BusNames, options
     name: names.dlqStream,
     subjects: [names.dlqSubjects],
     retention: RetentionPolicy.Limits,
+    max_age: nanos((options.dlqMaxAgeSec ?? DEFAULT_DLQ_MAX_AGE_SEC) * 1000),
     storage: StorageType.File,
     num_replicas: replicas,
     max_msg_size: 64 * 1024 * 1024
@@ -80,7 +90,7 @@ export async function provisionBus (nc: NatsConnection, names: BusNames, options
   const told = new Set<string>()
   for (let round = 1; ; round++) {
     const outcomes = new Map<string, Outcome>()
-    for (const stream of streams) outcomes.set(`stream ${stream.name}`, await ensureStream(jsm, stream, names))
+    for (const stream of streams) outcomes.set(`stream ${stream.name}`, await ensureStream(jsm, stream, names, round === 1 ? options.log : undefined))
     outcomes.set(`consumer ${names.persisterConsumer}`, outcomes.get(`stream ${names.batchStream}`) === 'missing'
       ? 'missing'
       : await ensureConsumer(jsm, names.batchStream, consumer, names))
@@ -101,14 +111,21 @@ export async function provisionBus (nc: NatsConnection, names: BusNames, options
   }
 }
 
-async function ensureStream (jsm: JetStreamManager, config: Partial<JsStreamConfig> & { name: string }, names: BusNames): Promise<Outcome> {
+async function ensureStream (jsm: JetStreamManager, wanted: Partial<JsStreamConfig> & { name: string }, names: BusNames, log: BusLogger | undefined): Promise<Outcome> {
   let current: JsStreamConfig | undefined
+  let config = wanted
   try {
     current = (await guard(async () => await jsm.streams.info(config.name), `read NATS stream ${config.name}`, names)).config
   } catch (err) {
     if (!isNotFound(err, 'stream')) throw err
   }
   if (current !== undefined) {
+    if (wanted.max_age !== undefined && current.max_age !== wanted.max_age) {
+      // a retention an operator chose is theirs: say so, never rewrite it
+      log?.warn({ stream: config.name, maxAgeSec: current.max_age / 1e9, wantedMaxAgeSec: wanted.max_age / 1e9 },
+        `NATS stream ${config.name} keeps messages ${current.max_age === 0 ? 'forever' : `for ${current.max_age / 1e9} s`}, not ${wanted.max_age === 0 ? 'forever' : `for ${wanted.max_age / 1e9} s`} as sisporta would create it (SISPORTA_DLQ_MAX_AGE): left as it is; change it with \`nats stream edit ${config.name} --max-age …\` if that is wanted`)
+      config = { ...wanted, max_age: current.max_age }
+    }
     if (matches(current, config)) return 'in place'
     return await orKept(async () => { await jsm.streams.update(config.name, config) })
   }

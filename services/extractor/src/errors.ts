@@ -14,3 +14,15 @@ export class ExtractError extends Error {
     this.gatewayCode = options.gatewayCode
   }
 }
+
+/**
+ * True when the gateway refused to open a load because an operator paused the stream
+ * (`SIS_EXTRACT_STREAM_PAUSED`): no load was opened, nothing is wrong — the daemon skips the
+ * stream until it is resumed.
+ *
+ * @example
+ * try { await runLoad(deps, stream, options) } catch (err) { if (isStreamPaused(err)) log.info({ stream: stream.name }, err.message) }
+ */
+export function isStreamPaused (err: unknown): err is ExtractError {
+  return err instanceof ExtractError && err.code === 'SIS_EXTRACT_STREAM_PAUSED'
+}

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type OutgoingHttpHeaders } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { API_PREFIX, MAX_ABANDON_REASON, type BatchReply, type ErrorReply, type LoadMode, type LoadRecord, type SealBody } from '@sisporta/contracts'
+import { API_PREFIX, MAX_ABANDON_REASON, type BatchReply, type ErrorReply, type LoadMode, type LoadRecord, type SealBody, type StreamStatusReply, type SyncRequest, type SyncRequestsReply } from '@sisporta/contracts'
 import { ExtractError } from './errors.js'
 
 export interface GatewayClientOptions {
@@ -69,6 +69,31 @@ export class GatewayClient {
     return reply.load
   }
 
+  /**
+   * The pending "sync now" requests of the streams this token may load, paused streams left out
+   * (`GET /v1/sync-requests`): the daemon opens a load of each. A request stays listed until the
+   * stream has a load opened after it, so asking again before that load opens lists it again.
+   *
+   * @example
+   * for (const { stream, requestedBy } of await gw.syncRequests()) console.log(`${requestedBy} asked for ${stream}`)
+   */
+  async syncRequests (options: RequestOptions = {}): Promise<SyncRequest[]> {
+    const reply = await this.#request<SyncRequestsReply>('GET', '/sync-requests', undefined, 'list sync requests', options)
+    return reply.requests
+  }
+
+  /**
+   * The stream's newest load of each mode and its newest successful one (`GET /v1/streams/:stream`):
+   * what the daemon schedules from at start.
+   *
+   * @example
+   * const { lastLoad } = await gw.streamStatus('products')
+   * lastLoad.full?.openedAt // '2026-01-01T02:00:03.120Z'
+   */
+  async streamStatus (stream: string, options: RequestOptions = {}): Promise<StreamStatusReply> {
+    return await this.#request<StreamStatusReply>('GET', `/streams/${stream}`, undefined, `read the loads of ${stream}`, options)
+  }
+
   async getLoad (stream: string, loadId: number, options: RequestOptions = {}): Promise<LoadRecord> {
     const reply = await this.#request<{ load: LoadRecord }>('GET', `/streams/${stream}/loads/${loadId}`, undefined, `read load ${loadId}`, options)
     return reply.load
@@ -112,6 +137,10 @@ export class GatewayClient {
         const res = await this.#send(method, `${url}${API_PREFIX}${path}`, token, bytes, timeoutMs, signal)
         if (res.status >= 200 && res.status < 300) return JSON.parse(res.text) as T
         const error = parseError(res.text)
+        if (res.status === 409 && error?.code === 'SIS_GW_STREAM_PAUSED') {
+          // an operator's decision, not a fault: the gateway's message says who, when, why and how to resume
+          throw new ExtractError('SIS_EXTRACT_STREAM_PAUSED', error.message, { statusCode: res.status, gatewayCode: error.code })
+        }
         if (!RETRY_STATUSES.has(res.status)) {
           throw new ExtractError('SIS_EXTRACT_REJECTED', `gateway refused ${what}: ${res.status} ${error?.code ?? ''} ${error?.message ?? res.text}`.replace(/\s+/g, ' '), {
             statusCode: res.status,

@@ -5,6 +5,7 @@ import { createMetricsRegistry, createServiceApp, runService } from '@sisporta/o
 import { createSourceDialect, isTransientSourceError } from '@sisporta/source'
 import { GatewayClient } from './gateway-client.js'
 import { createScheduler } from './scheduler.js'
+import { createSyncPoller } from './sync-poller.js'
 import { ExtractError } from './errors.js'
 import { checkGatewayUrl } from './check-gateway-url.js'
 
@@ -48,7 +49,9 @@ export async function runExtractor (settings: Settings, config: SisportaConfig, 
           await startup.retry(`the source (SISPORTA_SOURCE_URL) for stream '${stream.name}'`, async () => await source.describe(stream), { isTransient: isTransientSourceError })
         }
         const scheduler = createScheduler({ config, source, gateway, log, metrics: registry, batchSize: settings.batchSize, inFlight: settings.inFlight, maxBatchBytes: settings.maxBatchBytes, readAttempts: settings.sourceReadAttempts })
-        return await createServiceApp({ log, registry, workers: [scheduler], metricsListen: metricsListen(settings) })
+        // an operator's "sync now" (`sisporta streams sync`, the console) starts a load through the scheduler
+        const syncPoller = createSyncPoller({ config, gateway, runNow: scheduler.runNow, log, metrics: registry, intervalMs: settings.syncPollIntervalSec * 1000 })
+        return await createServiceApp({ log, registry, workers: [scheduler, syncPoller], metricsListen: metricsListen(settings) })
       }
     })
   } catch (err) {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
 import { API_PREFIX, type BusNames, type SisportaConfig } from '@sisporta/contracts'
-import { LoadRegistry } from '@sisporta/nats'
+import { LoadRegistry, StreamControls } from '@sisporta/nats'
 import { createServiceApp, natsReadiness, type Logger } from '@sisporta/observability'
 import { resolveAuth, type GatewayAuthOptions } from './auth-options.js'
 import { createBatchPublisher, DEFAULT_MAX_IN_FLIGHT } from './batch-publisher.js'
@@ -10,6 +10,8 @@ import { errorReply } from './errors.js'
 import { createErrorHandler } from './error-handler.js'
 import { createGatewayMetrics } from './gateway-metrics.js'
 import { ingestRoutes } from './ingest-routes.js'
+import { streamRoutes } from './stream-routes.js'
+import { controlRoutes } from './control-routes.js'
 
 /** Default largest accepted body (a batch of a few thousand wide rows is well under this). */
 export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024
@@ -27,6 +29,8 @@ export interface GatewayAppOptions {
   auth: GatewayAuthOptions
   /** The load registry; bound from `nc` and `names` when absent. */
   loads?: LoadRegistry
+  /** Operators' stream controls (pause, sync requests); bound from `nc` and `names` when absent. */
+  controls?: StreamControls
   /** Largest accepted body in bytes (default 32 MiB, capped by the NATS server's max_payload). */
   bodyLimit?: number
   /**
@@ -64,6 +68,10 @@ export async function buildGatewayApp (options: GatewayAppOptions): Promise<Fast
   const auth = resolveAuth(options.auth)
   const bodyLimit = effectiveBodyLimit(options.bodyLimit ?? DEFAULT_BODY_LIMIT, nc, log)
   const loads = options.loads ?? await LoadRegistry.bind(nc, names)
+  // a malformed control record reads as paused (fail-safe): said loudly, once per read
+  const controls = options.controls ?? await StreamControls.bind(nc, names, {
+    onMalformed: (key, problem) => { log.warn({ key, problem }, 'malformed stream control record in the registry: the stream is treated as paused until an operator resumes it') }
+  })
   const metrics = createGatewayMetrics(options.metrics)
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
   const publisher = createBatchPublisher({
@@ -83,6 +91,11 @@ export async function buildGatewayApp (options: GatewayAppOptions): Promise<Fast
     metricsListen: options.metricsListen,
     fastify: { bodyLimit, requestTimeout: options.requestTimeoutMs ?? 120_000, https: options.https ?? null }
   })
+  // every request line (incoming, refused, completed, the handlers' own) names its stream, load and batch
+  app.setChildLoggerFactory(function (logger, bindings, opts, raw) {
+    const route = this.findRoute({ method: raw.method ?? '', url: raw.url ?? '' })
+    return logger.child({ ...bindings, ...requestLogBindings(route?.params) }, opts)
+  })
   app.setErrorHandler(createErrorHandler({ bodyLimit, metrics }))
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(errorReply(404, 'SIS_GW_ROUTE_UNKNOWN', `no route ${request.method} ${request.url.slice(0, 200)}`))
@@ -91,6 +104,7 @@ export async function buildGatewayApp (options: GatewayAppOptions): Promise<Fast
     prefix: API_PREFIX,
     config: options.config,
     loads,
+    controls,
     publisher,
     auth,
     metrics,
@@ -99,8 +113,29 @@ export async function buildGatewayApp (options: GatewayAppOptions): Promise<Fast
     maxInFlightPerToken: options.maxInFlightPerToken ?? Math.max(1, Math.ceil(maxInFlight / 2)),
     bodyTimeoutMs: options.bodyTimeoutMs ?? 30_000
   })
+  await app.register(controlRoutes, { prefix: API_PREFIX, config: options.config, controls, auth, metrics, bodyLimit })
+  await app.register(streamRoutes, { prefix: API_PREFIX, config: options.config, loads, auth, metrics, bodyLimit })
   log.info({ streams: options.config.streams.map((s) => s.name), bodyLimit, algorithms: auth.algorithms }, 'gateway ready to accept batches')
   return app
+}
+
+const ID = /^[1-9][0-9]{0,15}$/
+const BATCH = /^(0|[1-9][0-9]{0,9})$/
+
+/**
+ * The log fields of a request's route parameters: `stream`, `loadId` and `batch` (numbers as
+ * the handlers log them; anything else, which the route will refuse, as a short string).
+ *
+ * @example
+ * requestLogBindings({ stream: 'products', loadId: '42', batch: '7' }) // { stream: 'products', loadId: 42, batch: 7 }
+ */
+export function requestLogBindings (params: Record<string, string | undefined> | undefined): Record<string, string | number> {
+  const out: Record<string, string | number> = {}
+  if (params === undefined) return out
+  if (params.stream !== undefined) out.stream = params.stream.slice(0, 64)
+  if (params.loadId !== undefined) out.loadId = ID.test(params.loadId) && Number.isSafeInteger(Number(params.loadId)) ? Number(params.loadId) : params.loadId.slice(0, 32)
+  if (params.batch !== undefined) out.batch = BATCH.test(params.batch) ? Number(params.batch) : params.batch.slice(0, 32)
+  return out
 }
 
 /**

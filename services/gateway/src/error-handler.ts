@@ -73,8 +73,9 @@ export function createErrorHandler (options: { bodyLimit: number, metrics: Gatew
     }
     const batchRoute = request.routeOptions.config?.batchRoute === true
     if (body.code !== 'SIS_GW_INTERNAL') {
-      // A refused batch means a misbehaving extractor or a config out of step: worth a warning.
-      const level = body.statusCode >= 500 || batchRoute ? 'warn' : 'info'
+      // A refused batch means a misbehaving extractor or a config out of step, a refused token
+      // (401, 403) a misconfigured client or someone probing: each worth a warning.
+      const level = body.statusCode >= 500 || body.statusCode === 401 || body.statusCode === 403 || batchRoute ? 'warn' : 'info'
       request.log[level]({ code: body.code, statusCode: body.statusCode, reason: body.message }, 'request refused')
     }
     if (batchRoute) options.metrics.batchesRejected.inc({ code: body.code })

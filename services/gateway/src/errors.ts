@@ -22,6 +22,7 @@ export const GATEWAY_ERRORS = Object.freeze({
   SIS_GW_ROUTE_UNKNOWN: { status: 404, doc: 'No such route.' },
   SIS_GW_LOAD_NOT_OPEN: { status: 409, doc: 'Batches are only accepted, and a load is only sealed or abandoned, while the load is open.' },
   SIS_GW_LOAD_SUPERSEDED: { status: 409, doc: 'Two loads of one stream were opened at the same moment: one open load per stream, so the older one was abandoned at once and its opener told so; the message names the newer load.' },
+  SIS_GW_STREAM_PAUSED: { status: 409, doc: 'An operator paused the stream (`sisporta streams pause NAME`): no new load opens until it is resumed (`sisporta streams resume NAME`); the message says who paused it, when and why. A load already open when the stream was paused finishes. A malformed control record counts as paused.' },
   SIS_GW_SEAL_MISMATCH: { status: 409, doc: 'The load was already sealed with other batch or row counts.' },
   SIS_GW_SEAL_INVALID: { status: 409, doc: 'The seal\'s counts contradict the batches this gateway accepted for the load (a batch number at or above the sealed count, more rows accepted than sealed, fewer rows than batches).' },
   SIS_GW_LOAD_UNTRUSTED: { status: 409, doc: 'The registry holds a record for this load that sisporta does not trust (no open record from a gateway, an id above the sequence, malformed): nothing is done with it.' },

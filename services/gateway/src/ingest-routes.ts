@@ -10,7 +10,7 @@ import {
   AbandonLoadBodySchema, BatchBodySchema, BatchParamsSchema, LoadParamsSchema, OpenLoadBodySchema, SealBodySchema, StreamParamsSchema, createBatchChecker, createJsonTextCheck,
   type AbandonLoadBody, type BatchBody, type BatchProblem, type BatchReply, type LoadRecord, type LoadReply, type OpenLoadBody, type SealBody, type SisportaConfig
 } from '@sisporta/contracts'
-import type { LoadRegistry } from '@sisporta/nats'
+import { describePause, type LoadRegistry, type StreamControls } from '@sisporta/nats'
 import type { ResolvedAuth } from './auth-options.js'
 import type { BatchPublisher } from './batch-publisher.js'
 import { GatewayError } from './errors.js'
@@ -24,6 +24,8 @@ import { typeboxValidatorCompiler } from './typebox-validator.js'
 export interface IngestRoutesOptions {
   config: SisportaConfig
   loads: LoadRegistry
+  /** Operators' pause / resume per stream: a paused stream opens no new load (409 `SIS_GW_STREAM_PAUSED`). */
+  controls: StreamControls
   publisher: BatchPublisher
   auth: ResolvedAuth
   metrics: GatewayMetrics
@@ -47,7 +49,7 @@ interface BatchParams extends LoadParams { batch: number }
  * these routes only.
  */
 export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesOptions): Promise<void> {
-  const { config, loads, publisher, metrics, maxInFlight, maxInFlightPerToken, bodyTimeoutMs } = options
+  const { config, loads, controls, publisher, metrics, maxInFlight, maxInFlightPerToken, bodyTimeoutMs } = options
   // One compiled check per configured stream and string form, built once: a batch is checked
   // in one pass, whichever way its body was parsed (see checkBody).
   let batchesInProgress = 0
@@ -75,6 +77,9 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
   }, async (request, reply) => {
     const { stream } = request.params
     const openedBy = request.tokenClaims!.sub
+    // A paused stream opens no new load; one already open goes on (batches, seal) and finishes.
+    const control = await controls.get(stream)
+    if (control.paused) throw new GatewayError('SIS_GW_STREAM_PAUSED', describePause(control))
     const load = await loads.openLoad({ stream, mode: request.body.mode, openedBy })
     request.log.info({ stream, loadId: load.id, mode: load.mode, openedBy: load.openedBy }, 'load opened')
     // One open load per stream: the newest wins, an older one still open is abandoned at once

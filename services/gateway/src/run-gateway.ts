@@ -51,7 +51,7 @@ export async function runGateway (settings: Settings, config: SisportaConfig, lo
       // In-flight batches were answered before the app closed; drain flushes what is left.
       startup.onClose(async () => { if (!nc.isClosed()) await nc.drain() })
       startup.waitFor('the bus to be provisioned (JetStream streams, consumer, load registry)')
-      await provisionBus(nc, names, { maxDeliver: settings.maxDeliver, log })
+      await provisionBus(nc, names, { maxDeliver: settings.maxDeliver, dlqMaxAgeSec: settings.dlqMaxAgeSec, log })
       return await buildGatewayApp({
         config,
         nc,

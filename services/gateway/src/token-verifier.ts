@@ -1,3 +1,4 @@
+import type { TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { createDecoder, createVerifier, TokenError } from 'fast-jwt'
 import { TokenClaimsSchema, type TokenClaims } from '@sisporta/contracts'
@@ -7,7 +8,21 @@ import { GatewayError } from './errors.js'
 import { JwksKeys, type Algorithm, type VerificationKey } from './jwks-keys.js'
 
 /** Checks a bearer token and returns its claims; throws a 401 {@link GatewayError} saying why. */
-export type TokenVerifier = (token: string) => Promise<TokenClaims>
+export type TokenVerifier<C = TokenClaims> = (token: string) => Promise<C>
+
+/**
+ * Which claims a verified token must carry (step 4 below): the gateway's default is
+ * `TokenClaimsSchema` (`sub` and `streams`); the console verifies admin tokens with its own.
+ */
+export interface ClaimsPolicy {
+  readonly schema: TSchema
+  /** What a valid payload looks like, for the refusal's message. */
+  readonly expected: string
+  /** What kind of token this is, for the refusal's message (`a sisporta token`). */
+  readonly kind: string
+}
+
+const STREAM_CLAIMS: ClaimsPolicy = { schema: TokenClaimsSchema, expected: '{sub, streams: [...], exp, iat}', kind: 'a sisporta token' }
 
 interface DecodedToken {
   header: Record<string, unknown>
@@ -17,7 +32,6 @@ interface DecodedToken {
 type Verify = (token: string) => unknown
 
 const decode = createDecoder({ complete: true }) as (token: string) => DecodedToken
-const checkClaims = TypeCompiler.Compile(TokenClaimsSchema)
 // Echoing what a token says is fine (it is no secret) as long as it stays short and printable.
 const PRINTABLE = /^[\x20-\x7e]{1,64}$/
 // Every algorithm some key type verifies; which one a token may use is then up to its key, and
@@ -36,13 +50,17 @@ const SIGNATURE_ALGORITHMS: readonly string[] = ['HS256', 'HS384', 'HS512', 'RS2
  *    key removed from the JWKS takes its cached results with it;
  * 4. `iat` not in the future, `exp − iat` within the maximum lifetime, `sub` and `streams`.
  *
- * Replies say what is wrong and never repeat the token.
+ * Replies say what is wrong and never repeat the token. `claims` replaces the claims of step 4
+ * (the console's admin tokens); the signature, key and time checks are the same for every token.
  *
  * @example
  * const verify = createTokenVerifier(resolveAuth({ secret }), log)
  * const claims = await verify(bearerToken)   // { sub, streams, exp, iat, … }
  */
-export function createTokenVerifier (auth: ResolvedAuth, log: Pick<Logger, 'info' | 'error'>): TokenVerifier {
+export function createTokenVerifier (auth: ResolvedAuth, log: Pick<Logger, 'info' | 'error'>): TokenVerifier
+export function createTokenVerifier<C> (auth: ResolvedAuth, log: Pick<Logger, 'info' | 'error'>, claims: ClaimsPolicy): TokenVerifier<C>
+export function createTokenVerifier (auth: ResolvedAuth, log: Pick<Logger, 'info' | 'error'>, claims: ClaimsPolicy = STREAM_CLAIMS): TokenVerifier<unknown> {
+  const checkClaims = TypeCompiler.Compile(claims.schema)
   const jwks = auth.jwks === undefined ? undefined : new JwksKeys(auth.jwks, { log, checkIntervalMs: auth.jwksCheckIntervalMs })
   const verifiers = new WeakMap<VerificationKey, Verify>()
   const required = ['exp', 'iat', ...(auth.issuer !== undefined ? ['iss'] : []), ...(auth.audience !== undefined ? ['aud'] : [])]
@@ -90,7 +108,7 @@ export function createTokenVerifier (auth: ResolvedAuth, log: Pick<Logger, 'info
     return key
   }
 
-  return async function verifyToken (token: string): Promise<TokenClaims> {
+  return async function verifyToken (token: string): Promise<unknown> {
     let decoded: DecodedToken
     try {
       decoded = decode(token)
@@ -116,7 +134,7 @@ export function createTokenVerifier (auth: ResolvedAuth, log: Pick<Logger, 'info
     }
     if (!checkClaims.Check(payload)) {
       const first = checkClaims.Errors(payload).First()
-      throw new GatewayError('SIS_GW_TOKEN_CLAIMS', `the token's claims are not a sisporta token's (${first === undefined ? 'invalid' : `${first.path.slice(1) || 'payload'}: ${first.message}`}); expected {sub, streams: [...], exp, iat}`)
+      throw new GatewayError('SIS_GW_TOKEN_CLAIMS', `the token's claims are not ${claims.kind}'s (${first === undefined ? 'invalid' : `${first.path.slice(1) || 'payload'}: ${first.message}`}); expected ${claims.expected}`)
     }
     return payload
   }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { LoadMode, StreamConfig } from '@sisporta/contracts'
 import { BOOKKEEPING, MysqlErrno, collectWarnings, isTransientMysqlError, warningKind, type SisportaDatabase, type StatementWarning } from '@sisporta/db'
 import { PersistError } from './errors.js'
@@ -24,7 +24,23 @@ export type BatchToApply = {
   /** Batch number within the load (0-based). */
   readonly batch: number
   readonly mode: LoadMode
+  /**
+   * Set when these rows are only a PART of batch `batch`: a range applied while bisecting it, or
+   * a replayed dead letter. The part is booked in `sisporta_batch_parts` under `key` (a part
+   * booked already is a duplicate: nothing is written), never in `sisporta_batches` — the batch
+   * itself is booked there, with `batchRows` rows, by the transaction whose part completes it
+   * (its parts then hold `batchRows` rows). A part of a batch booked whole already is a duplicate.
+   */
+  readonly part?: BatchPart
 } & ({ readonly body: BatchBody } | { readonly rendered: RenderedRows })
+
+/** What a part of a batch is booked as (see {@link BatchToApply.part}). */
+export interface BatchPart {
+  /** Its identity among the batch's parts: `rows 0-49`, `replay 17`, `replay 17 rows 0-4`. */
+  readonly key: string
+  /** Rows of the whole batch. */
+  readonly batchRows: number
+}
 
 export interface ApplyResult {
   /** `duplicate`: the bookkeeping already had this batch (a redelivery); nothing was written. */
@@ -87,10 +103,12 @@ export async function applyBatch (db: Kysely<SisportaDatabase>, stream: StreamCo
   try {
     // The batch's bookkeeping row first: it takes the row lock a concurrent replica applying
     // the same batch waits on, and tells a redelivery apart from a first delivery.
-    const booked = await trx.insertInto(BOOKKEEPING.batches)
-      .ignore()
-      .values({ stream: stream.name, load_id: batch.loadId, batch_no: batch.batch, row_count: rowCount })
-      .executeTakeFirst()
+    const booked = batch.part === undefined
+      ? await trx.insertInto(BOOKKEEPING.batches)
+        .ignore()
+        .values({ stream: stream.name, load_id: batch.loadId, batch_no: batch.batch, row_count: rowCount })
+        .executeTakeFirst()
+      : await bookPart(trx, stream.name, batch, batch.part, rowCount)
     if (booked.numInsertedOrUpdatedRows === 0n) {
       await trx.commit().execute()
       return { status: 'duplicate', rows: rowCount, statements: 0 }
@@ -117,6 +135,7 @@ export async function applyBatch (db: Kysely<SisportaDatabase>, stream: StreamCo
       first = last
     }
     await check.verify(trx, stream, what)
+    if (batch.part !== undefined) await bookBatchOnceWhole(trx, stream.name, batch, batch.part)
     await trx.commit().execute()
     return { status: 'applied', rows: rowCount, statements, ...(notes.length > 0 ? { notes } : {}) }
   } catch (err) {
@@ -131,6 +150,41 @@ export async function applyBatch (db: Kysely<SisportaDatabase>, stream: StreamCo
     }
     throw classify(err, stream, batch)
   }
+}
+
+/**
+ * Books one part of a batch, unless the batch is booked whole already (a stale dead letter
+ * replayed, a redelivery of a batch that applied whole after all): then nothing is inserted and
+ * the part is a duplicate. The batch's own ledger row is read with a shared lock, so a replica
+ * booking it whole at the same moment is waited for.
+ */
+async function bookPart (trx: Kysely<SisportaDatabase>, stream: string, batch: BatchToApply, part: BatchPart, rowCount: number): Promise<{ numInsertedOrUpdatedRows?: bigint }> {
+  const whole = await trx.selectFrom(BOOKKEEPING.batches).select('row_count')
+    .where('stream', '=', stream).where('load_id', '=', batch.loadId).where('batch_no', '=', batch.batch)
+    .modifyEnd(sql`LOCK IN SHARE MODE`).executeTakeFirst() // MariaDB has no FOR SHARE
+  if (whole !== undefined) return { numInsertedOrUpdatedRows: 0n }
+  return await trx.insertInto(BOOKKEEPING.batchParts).ignore()
+    .values({ stream, load_id: batch.loadId, batch_no: batch.batch, part: part.key, row_count: rowCount })
+    .executeTakeFirst()
+}
+
+/**
+ * Books the batch whole, in the transaction of the part that completes it: its parts hold all
+ * its rows. A batch is cut into parts exactly once (bisection splits the delivered rows into
+ * ranges applied and ONE dead letter of the rest; a replay of that letter is bisected the same
+ * way), so the parts' rows add up to the batch's rows only when every row was applied. Then the
+ * reconciler counts the batch like any other (a load still sealed can become applied); before,
+ * the batch is missing, so its load never counts as applied.
+ */
+async function bookBatchOnceWhole (trx: Kysely<SisportaDatabase>, stream: string, batch: BatchToApply, part: BatchPart): Promise<void> {
+  const parts = await trx.selectFrom(BOOKKEEPING.batchParts)
+    .select((eb) => eb.fn.sum<string | number | null>('row_count').as('rows'))
+    .where('stream', '=', stream).where('load_id', '=', batch.loadId).where('batch_no', '=', batch.batch)
+    .executeTakeFirstOrThrow()
+  if (Number(parts.rows ?? 0) !== part.batchRows) return
+  await trx.insertInto(BOOKKEEPING.batches).ignore()
+    .values({ stream, load_id: batch.loadId, batch_no: batch.batch, row_count: part.batchRows })
+    .execute()
 }
 
 /** Errors that say the table is not what the statement was written for: a column gone, the table gone or changed. */

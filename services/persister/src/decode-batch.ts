@@ -12,7 +12,13 @@ export interface BatchMessage {
 }
 
 /** A batch message read and checked: its rows parsed, or already rendered as SQL for its load. */
-export type DecodedBatch = BatchToApply & { readonly stream: StreamConfig }
+export type DecodedBatch = BatchToApply & {
+  readonly stream: StreamConfig
+  /** `Sisporta-Replay`: the dead letter this message replays (`sisporta dlq replay N`). */
+  readonly replay?: number
+  /** `Sisporta-Batch-Rows`: rows of the whole batch, when the message holds only some of them (a dead letter's rows). */
+  readonly batchRows?: number
+}
 
 export type BatchDecoder = (msg: BatchMessage) => DecodedBatch
 
@@ -45,6 +51,7 @@ export function createBatchDecoder (config: SisportaConfig, names: BusNames): Ba
     const mode = header(msg, BatchHeaders.Mode) as LoadMode
     if (!LOAD_MODES.includes(mode)) throw badHeader(`${BatchHeaders.Mode} '${mode}' is not one of ${LOAD_MODES.join(', ')}`)
 
+    const replayed = replayHeaders(msg)
     const rowsHeader = msg.headers?.get(BatchHeaders.Rows) ?? ''
     let transcode = transcoders.get(stream.name)
     if (transcode === undefined) {
@@ -56,7 +63,7 @@ export function createBatchDecoder (config: SisportaConfig, names: BusNames): Ba
       if (rowsHeader !== '' && Number(rowsHeader) !== rendered.rowCount) {
         throw badHeader(`${BatchHeaders.Rows} says ${rowsHeader} rows, the payload has ${rendered.rowCount}`)
       }
-      return { stream, loadId, batch, mode, rendered }
+      return { stream, loadId, batch, mode, rendered, ...replayed }
     }
 
     let body: unknown
@@ -77,8 +84,16 @@ export function createBatchDecoder (config: SisportaConfig, names: BusNames): Ba
     const problem = check(body)
     if (problem !== undefined) throw new PersistError('SIS_PERSIST_BAD_BODY', problem.message)
     // json values are stored as the text they were sent as, not as JSON.parse left them
-    return { stream, loadId, batch, mode, body: withRawJson(stream, msg.data, body) }
+    return { stream, loadId, batch, mode, body: withRawJson(stream, msg.data, body), ...replayed }
   }
+}
+
+/** The optional `Sisporta-Replay` and `Sisporta-Batch-Rows` headers, checked when present. */
+function replayHeaders (msg: BatchMessage): { replay?: number, batchRows?: number } {
+  const out: { replay?: number, batchRows?: number } = {}
+  if ((msg.headers?.get(BatchHeaders.Replay) ?? '') !== '') out.replay = integerHeader(msg, BatchHeaders.Replay, 1)
+  if ((msg.headers?.get(BatchHeaders.BatchRows) ?? '') !== '') out.batchRows = integerHeader(msg, BatchHeaders.BatchRows, 1)
+  return out
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true })

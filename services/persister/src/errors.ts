@@ -38,7 +38,11 @@ export const PersistErrorCodes = Object.freeze({
   /** An upsert made MySQL store a value other than the one sent (a warning or note: rounded, truncated, converted): the batch is rolled back. */
   ValueChanged: 'SIS_PERSIST_VALUE_CHANGED',
   /** A foreign key of the target refused a row (its parent row is missing): the message names the constraint. */
-  ForeignKey: 'SIS_PERSIST_FOREIGN_KEY'
+  ForeignKey: 'SIS_PERSIST_FOREIGN_KEY',
+  /** Bisection applied the batch's good rows; the rows MySQL refused (keys, column, error) are dead-lettered alone. */
+  RowsRefused: 'SIS_PERSIST_ROWS_REFUSED',
+  /** A replayed dead letter (`Sisporta-Replay`) for a load that may not take it (discarded, superseded, applied…), or with a malformed replay header. */
+  ReplayRefused: 'SIS_PERSIST_REPLAY_REFUSED'
 } as const)
 
 export type PersistErrorCode = typeof PersistErrorCodes[keyof typeof PersistErrorCodes]

@@ -11,6 +11,8 @@ import { PersistError } from './errors.js'
 import { findBookedBatch } from './find-booked-batch.js'
 import type { PersisterMetrics } from './metrics.js'
 import { isTransientError, settle } from './settle.js'
+import { bisectBatch, isRowFailure } from './bisect-batch.js'
+import { RowsRefusedError, refusedRowsLetter } from './refused-rows-letter.js'
 
 export interface PersisterWorkerOptions {
   readonly nc: NatsConnection
@@ -30,6 +32,8 @@ export interface PersisterWorkerOptions {
   readonly fetchExpiresMs?: number
   readonly nakDelaysMs?: readonly number[]
   readonly applyLimits?: ApplyLimits
+  /** Transactions one bisection of a batch MySQL refused makes at most (default `MAX_BISECT_ATTEMPTS`, 64). */
+  readonly maxBisectAttempts?: number
   /**
    * TEST HOOK (`SISPORTA_TEST_PAUSE_BEFORE_ACK`), off when undefined: the first batch with this
    * number that this worker applies is held after its commit and before its ack, until the
@@ -192,7 +196,7 @@ class ConsumerLoop implements PersisterWorker {
       if (config.stream(headerStream) !== undefined) label = headerStream
       try {
         const batch = this.#decode(msg)
-        result = await this.#admitAndApply(batch, label)
+        result = await this.#admitAndApply(batch, label, msg.data, log)
         if (result.status === 'applied') metrics.applySeconds.observe({ stream: label }, (performance.now() - started) / 1000)
       } catch (err) {
         failure = err
@@ -219,6 +223,8 @@ class ConsumerLoop implements PersisterWorker {
         log.warn({ err: failure, deliveries }, 'batch failed transiently; handed back for redelivery')
       } else if (outcome === 'dead-lettered') {
         metrics.deadLettered.inc({ stream: label })
+        // a bisected batch's good rows were upserted all the same
+        if (failure instanceof RowsRefusedError && failure.applied > 0) metrics.rows.inc({ stream: label }, failure.applied)
         log.error({ err: failure, deliveries, dlq: this.#o.names.dlqSubject(label) }, 'batch dead-lettered')
       }
       // a load the registry does not show yet is transient too, but says nothing about MySQL
@@ -234,9 +240,9 @@ class ConsumerLoop implements PersisterWorker {
    * moved on (applied, reconciled…) that the bookkeeping already has is a late redelivery: a
    * duplicate, acked without writing.
    */
-  async #admitAndApply (batch: DecodedBatch, label: string): Promise<ApplyResult> {
+  async #admitAndApply (batch: DecodedBatch, label: string, payload: Uint8Array, log: Logger): Promise<ApplyResult> {
     try {
-      await admitBatch(this.#o.registry, { stream: batch.stream.name, loadId: batch.loadId, batch: batch.batch, mode: batch.mode })
+      await admitBatch(this.#o.registry, { stream: batch.stream.name, loadId: batch.loadId, batch: batch.batch, mode: batch.mode, ...(batch.replay !== undefined ? { replay: batch.replay } : {}) })
     } catch (err) {
       if (err instanceof PersistError && err.code === 'SIS_PERSIST_LOAD_STATE') {
         const booked = await findBookedBatch(this.#db, batch.stream.name, batch.loadId, batch.batch)
@@ -245,7 +251,40 @@ class ConsumerLoop implements PersisterWorker {
       if (err instanceof PersistError) this.#o.metrics.refused.inc({ stream: label, code: err.code })
       throw err
     }
-    return await applyBatch(this.#db, batch.stream, batch, this.#o.applyLimits)
+    const rows = 'body' in batch ? batch.body.rows.length : batch.rendered.rowCount
+    // A replayed dead letter is a part of its batch with its own ledger identity (apply-batch.ts):
+    // the batch's number may be booked in part already (bisection applied its good rows).
+    const batchRows = batch.batchRows ?? rows
+    const part = batch.replay !== undefined ? { key: `replay ${batch.replay}`, batchRows } : undefined
+    try {
+      return await applyBatch(this.#db, batch.stream, part === undefined ? batch : { ...batch, part }, this.#o.applyLimits)
+    } catch (err) {
+      if (!isRowFailure(err)) throw err
+      return await this.#bisect(batch, err, payload, batchRows, log)
+    }
+  }
+
+  /**
+   * A batch MySQL refused because of some of its rows: its good rows are applied by
+   * {@link bisectBatch}; the rest becomes the dead letter (`RowsRefusedError`), naming the
+   * offending rows' keys, the column and MySQL's error.
+   */
+  async #bisect (batch: DecodedBatch, failure: PersistError, payload: Uint8Array, batchRows: number, log: Logger): Promise<ApplyResult> {
+    const started = performance.now()
+    const bisection = await bisectBatch(this.#db, batch.stream, batch, failure, {
+      batchRows,
+      ...(batch.replay !== undefined ? { keyPrefix: `replay ${batch.replay}` } : {}),
+      ...(this.#o.maxBisectAttempts !== undefined ? { maxAttempts: this.#o.maxBisectAttempts } : {}),
+      ...(this.#o.applyLimits !== undefined ? { limits: this.#o.applyLimits } : {})
+    })
+    const left = bisection.refused.length + bisection.undecided.length
+    log.info({ applied: bisection.applied, refused: bisection.refused.length, undecided: bisection.undecided.length, attempts: bisection.attempts, ms: Math.round(performance.now() - started) },
+      left === 0 ? 'batch bisected: every row applied on its own' : 'batch bisected: good rows applied, the rest goes to the dead-letter stream')
+    if (left === 0) return { status: 'applied', rows: bisection.applied, statements: bisection.attempts }
+    // Stopped before deciding any row (the table itself refuses, say): nothing was applied, so
+    // the letter is the whole message, with the failure that said most about it.
+    if (bisection.applied === 0 && bisection.refused.length === 0) throw failure
+    throw refusedRowsLetter(batch, payload, bisection, batchRows)
   }
 
   /**

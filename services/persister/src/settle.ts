@@ -84,7 +84,7 @@ export async function settle (msg: JsMsg, err: unknown, deps: SettleDeps): Promi
       return 'nakked'
     case 'dead-letter':
       try {
-        await deadLetter(msg, decision.reason, deliveries, deps)
+        await deadLetter(msg, decision.reason, deliveries, deps, letterOf(err))
       } catch (dlqErr) {
         const delays = deps.delaysMs ?? NAK_DELAYS_MS
         deps.log?.error({ err: dlqErr }, 'could not store the dead letter; handing the batch back')
@@ -97,7 +97,18 @@ export async function settle (msg: JsMsg, err: unknown, deps: SettleDeps): Promi
   }
 }
 
-async function deadLetter (msg: JsMsg, reason: string, deliveries: number, deps: SettleDeps): Promise<void> {
+/**
+ * What a failure says the dead letter should hold instead of the message (a bisected batch's
+ * refused rows: `RowsRefusedError.letter`), or undefined: the message as it came.
+ */
+function letterOf (err: unknown): { data: Uint8Array, headers: Readonly<Record<string, string>> } | undefined {
+  const letter = (err as { letter?: { data?: unknown, headers?: unknown } } | undefined)?.letter
+  return letter?.data instanceof Uint8Array && typeof letter.headers === 'object' && letter.headers !== null
+    ? letter as { data: Uint8Array, headers: Readonly<Record<string, string>> }
+    : undefined
+}
+
+async function deadLetter (msg: JsMsg, reason: string, deliveries: number, deps: SettleDeps, letter?: { data: Uint8Array, headers: Readonly<Record<string, string>> }): Promise<void> {
   const h = natsHeaders()
   let originalId = ''
   for (const [name, values] of msg.headers ?? []) {
@@ -105,18 +116,22 @@ async function deadLetter (msg: JsMsg, reason: string, deliveries: number, deps:
       originalId = values[0] ?? ''
       continue
     }
+    // A dead letter is not a replay: `dlq replay` of it sets its own sequence.
+    if (name.toLowerCase() === BatchHeaders.Replay.toLowerCase()) continue
+    if (letter !== undefined && Object.keys(letter.headers).some((k) => k.toLowerCase() === name.toLowerCase())) continue
     // Other Nats-* headers are instructions to the server for the original publish (the
     // gateway's Nats-Expected-Stream names the batch stream): repeated here, they would refuse
     // the dead letter.
     if (name.toLowerCase().startsWith('nats-')) continue
     for (const value of values) h.append(name, value)
   }
+  for (const [name, value] of Object.entries(letter?.headers ?? {})) h.set(name, headerSafe(value, 4096))
   h.set(BatchHeaders.Reason, headerSafe(reason))
   h.set(BatchHeaders.Deliveries, String(deliveries))
   // De-duplicates a dead letter published again after a crash before term(), yet stays new
   // for the same batch replayed later (a replay is a new message with a new stream sequence).
   const msgID = `${originalId === '' ? msg.subject : originalId}@${msg.info.streamSequence}`
-  await deps.js.publish(deps.names.dlqSubject(streamOf(msg)), msg.data, { headers: h, msgID })
+  await deps.js.publish(deps.names.dlqSubject(streamOf(msg)), letter?.data ?? msg.data, { headers: h, msgID })
 }
 
 /** The stream a message is about, for its dead-letter subject; `unknown` for garbage. */
@@ -136,7 +151,7 @@ function reasonOf (err: unknown): string {
 }
 
 /** Header values are one line of limited length. */
-function headerSafe (text: string): string {
+function headerSafe (text: string, max = 1000): string {
   const line = text.replace(/[\r\n]+/g, ' ')
-  return line.length > 1000 ? `${line.slice(0, 999)}…` : line
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }

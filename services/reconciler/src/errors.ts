@@ -15,7 +15,11 @@ export const ReconcilerErrorCode = Object.freeze({
    * A full load's rows are not all in the target (merged by a loosely compared key, or lost): the
    * load fails and deletes nothing. Logged with the counts; the load's `reason` explains it.
    */
-  RowsLost: 'SIS_RECON_ROWS_LOST'
+  RowsLost: 'SIS_RECON_ROWS_LOST',
+  /** A retention pass (old loads out of the registry and the batch ledger) failed, or could not remove everything; retried at the next interval. */
+  Retention: 'SIS_RECON_RETENTION',
+  /** Reading JetStream or the registry for the operator metrics failed; the previous values stay. */
+  OperatorMetrics: 'SIS_RECON_OPERATOR_METRICS'
 } as const)
 
 export type ReconcilerErrorCodeValue = typeof ReconcilerErrorCode[keyof typeof ReconcilerErrorCode]

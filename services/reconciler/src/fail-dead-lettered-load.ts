@@ -36,7 +36,7 @@ export function readDeadLetter (seq: number, headers: MsgHdrs | undefined): Dead
 /** The `failed` reason of a load one of whose batches was dead-lettered: the letter, why, and how to look at it. */
 export function deadLetterReason (letter: DeadLetter): string {
   return `batch ${letter.batch} was dead-lettered as #${letter.seq}: ${letter.reason}. ` +
-    `Inspect it with \`sisporta dlq show ${letter.seq}\`; fix the cause, then run the next load (it carries these rows again). Nothing deleted`
+    `Inspect it with \`sisporta dlq show ${letter.seq}\`; fix the cause, then \`sisporta dlq replay ${letter.seq}\` (applied into this failed load) or run the next load (it carries these rows again). Nothing deleted`
 }
 
 /**

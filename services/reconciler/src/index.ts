@@ -18,5 +18,7 @@ export { findSupersedingLoad, supersedes, SUPERSEDING_STATES } from './find-supe
 export { moveLoad, type LoadChange } from './move-load.js'
 export { deleteTarget, type DeleteTarget } from './target.js'
 export { createReconcilerMetrics, type ReconcilerMetrics } from './metrics.js'
+export { createOperatorMetrics, bySubjectPrefix, loadCounts, newestReconciled, rowsAfter, DEFAULT_OPERATOR_METRICS_INTERVAL_MS, OPERATOR_METRICS_PARTS, type OperatorMetrics, type OperatorMetricsDeps, type OperatorMetricsPart } from './operator-metrics.js'
+export { sweepRetention, loadsToPrune, deadLetteredLoads, createRetentionWorker, removeOrphanOpenRecords, ORPHAN_OPEN_RECORD_AGE_MS, type RetentionPolicy, type RetentionDeps, type RetentionReport, type RetentionWorkerDeps } from './retention.js'
 export { ReconcilerError, ReconcilerErrorCode } from './errors.js'
 export type { ReconcileDeps, ReconcileSettings } from './deps.js'

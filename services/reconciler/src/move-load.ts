@@ -2,6 +2,9 @@ import type { LoadRecord, LoadState } from '@sisporta/contracts'
 import type { Logger } from '@sisporta/observability'
 import type { ReconcileDeps } from './deps.js'
 
+/** States a load is moved to that someone should look at: logged at warn. */
+const WARN_STATES: readonly LoadState[] = Object.freeze(['held', 'failed', 'abandoned'])
+
 /** Fields a state change may set besides the state itself. */
 export type LoadChange = Partial<Omit<LoadRecord, 'id' | 'stream' | 'mode' | 'state' | 'openedAt' | 'updatedAt'>>
 
@@ -23,7 +26,8 @@ export async function moveLoad (deps: Pick<ReconcileDeps, 'registry' | 'metrics'
     return undefined
   }
   deps.metrics?.transitions.inc({ stream: load.stream, from, to })
-  log.info({ from, to, ...withoutUndefined(change) }, `load ${to}`)
+  // a load that stopped short (held for an operator, failed, abandoned) is worth a warning
+  log[WARN_STATES.includes(to) ? 'warn' : 'info']({ from, to, ...withoutUndefined(change) }, `load ${to}`)
   return stored
 }
 

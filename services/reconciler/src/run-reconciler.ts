@@ -8,7 +8,9 @@ import { createMetricsRegistry, runService, type Logger } from '@sisporta/observ
 import { buildReconcilerApp } from './app.js'
 import { createLoadClock } from './load-clock.js'
 import { createReconcilerMetrics } from './metrics.js'
+import { createOperatorMetrics } from './operator-metrics.js'
 import { createReconcilerWorker } from './reconciler-worker.js'
+import { createRetentionWorker } from './retention.js'
 import { createDeadLetterWatcher } from './watch-dead-letters.js'
 
 /**
@@ -39,7 +41,7 @@ export async function runReconciler (settings: Settings, config: SisportaConfig,
       const nc = await connectBus({ url: settings.natsUrl, security: settings.nats, name: `sisporta-reconciler@${hostname()}`, log, onRetry: (err) => { startup.failedAttempt(err) } })
       startup.onClose(async () => { if (!nc.isClosed()) await nc.drain() })
       startup.waitFor('the bus to be provisioned (JetStream streams, consumer, load registry)')
-      await provisionBus(nc, names, { maxDeliver: settings.maxDeliver, log })
+      await provisionBus(nc, names, { maxDeliver: settings.maxDeliver, dlqMaxAgeSec: settings.dlqMaxAgeSec, log })
       // A record that fails the registry's checks is never acted on: a forged `approved` load
       // deletes nothing, a forged huge load id supersedes nothing.
       const registry = await LoadRegistry.bind(nc, names, {
@@ -54,6 +56,14 @@ export async function runReconciler (settings: Settings, config: SisportaConfig,
       // a dead-lettered batch fails its load at once (the extractor learns it from the load record)
       const deadLetters = createDeadLetterWatcher({ nc, names, registry, db, log, metrics })
       const worker = createReconcilerWorker({ registry, db, config, settings, log, metrics, clock: createLoadClock(), deadLetters })
+      // lag, dead letters, loads by state, freshness: exported once, here (docs/monitoring.md)
+      const operatorMetrics = createOperatorMetrics({ nc, names, registry, config, metricsRegistry, log, intervalMs: settings.operatorMetricsIntervalSec * 1000 })
+      operatorMetrics.start()
+      startup.onClose(async () => { await operatorMetrics.stop() })
+      // old final loads leave the registry and the batch ledger (docs/history-and-retention.md)
+      const retention = createRetentionWorker({ nc, names, registry, db, policy: { maxAgeSec: settings.loadRetentionSec, keep: settings.loadRetentionKeep }, log, intervalMs: settings.retentionIntervalSec * 1000 })
+      await retention.start()
+      startup.onClose(async () => { await retention.stop() })
       return await buildReconcilerApp({ log, registry: metricsRegistry, worker, nc, db, metricsListen: metricsListen(settings) })
     }
   })

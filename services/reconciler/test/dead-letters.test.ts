@@ -47,7 +47,7 @@ t.test('dead letters – a dead-lettered batch fails its sealed load at once, th
   const seq = await deadLetter(env, { stream: 'products', loadId: load.id, batch: 1, reason: 'SIS_PERSIST_REJECTED: city Kraków refused by a trigger' })
   const failed = await stateBecomes(env, load, 'failed')
   t.equal(failed.reason, `batch 1 was dead-lettered as #${seq}: SIS_PERSIST_REJECTED: city Kraków refused by a trigger. ` +
-    `Inspect it with \`sisporta dlq show ${seq}\`; fix the cause, then run the next load (it carries these rows again). Nothing deleted`)
+    `Inspect it with \`sisporta dlq show ${seq}\`; fix the cause, then \`sisporta dlq replay ${seq}\` (applied into this failed load) or run the next load (it carries these rows again). Nothing deleted`)
   t.equal(await transitions(env, 'sealed'), 1, 'counted as a sealed → failed transition')
   t.match(env.sink.lines.find((l) => l.msg === 'load failed: one of its batches was dead-lettered'), { level: 'warn', stream: 'products', loadId: load.id, batch: 1, deadLetter: seq })
 })

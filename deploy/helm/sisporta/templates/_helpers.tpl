@@ -128,13 +128,14 @@ with the component's env, component first), then extraEnv.
 {{- if include "sisporta.usesNats" . }}
 {{- include "sisporta.natsSecurityEnv" . }}
 {{- end }}
-{{- if has .name (list "persister" "reconciler" "migrate") }}
+{{- if has .name (list "persister" "reconciler" "migrate" "console") }}
 {{ include "sisporta.secretEnv" (dict "root" $root "env" "SISPORTA_MYSQL_URL" "key" "mysqlUrl") }}
 {{- end }}
-{{- if eq .name "gateway" }}
-{{- $jwt := .values.jwt | default dict }}
+{{- /* the console verifies admin tokens with the gateway's keys and claim settings */}}
+{{- if has .name (list "gateway" "console") }}
+{{- $jwt := $v.gateway.jwt | default dict }}
 {{- if and (not $keys.jwtSecret) (not $keys.jwtPublicKey) (not $jwt.jwksSecret) }}
-{{- fail "the gateway needs secrets.keys.jwtSecret, secrets.keys.jwtPublicKey or gateway.jwt.jwksSecret" }}
+{{- fail (printf "the %s needs secrets.keys.jwtSecret, secrets.keys.jwtPublicKey or gateway.jwt.jwksSecret" .name) }}
 {{- end }}
 {{- if $jwt.jwksSecret }}
 - name: SISPORTA_JWT_JWKS
@@ -177,9 +178,9 @@ with the component's env, component first), then extraEnv.
 {{- end }}
 {{- end }}
 
-{{/* True ("true") for the components that connect to NATS: gateway, persister, reconciler. */}}
+{{/* True ("true") for the components that connect to NATS: gateway, persister, reconciler, console. */}}
 {{- define "sisporta.usesNats" -}}
-{{- if has .name (list "gateway" "persister" "reconciler") }}true{{ end }}
+{{- if has .name (list "gateway" "persister" "reconciler" "console") }}true{{ end }}
 {{- end }}
 
 {{/* The component's NATS identity (nats.auth, from its Secret in nats.authSecrets) and TLS files
@@ -304,12 +305,12 @@ volumes:
       defaultMode: 288
 {{- end }}
 {{- end }}
-{{- if and (eq .name "gateway") (.values.jwt | default dict).jwksSecret }}
+{{- if and (has .name (list "gateway" "console")) (.root.Values.gateway.jwt | default dict).jwksSecret }}
   # the JWKS (key jwks.json), mounted as a directory (no subPath): Kubernetes updates it in place
   # on a key rotation and the gateway reads it again, without a restart
   - name: jwks
     secret:
-      secretName: {{ .values.jwt.jwksSecret }}
+      secretName: {{ .root.Values.gateway.jwt.jwksSecret }}
       items:
         - key: jwks.json
           path: jwks.json
@@ -339,7 +340,7 @@ volumeMounts:
     readOnly: true
 {{- end }}
 {{- end }}
-{{- if and (eq .name "gateway") (.values.jwt | default dict).jwksSecret }}
+{{- if and (has .name (list "gateway" "console")) (.root.Values.gateway.jwt | default dict).jwksSecret }}
   - name: jwks
     mountPath: /etc/sisporta/jwks
     readOnly: true
