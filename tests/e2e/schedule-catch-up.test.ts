@@ -1,9 +1,10 @@
 import t from 'tap'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LoadRecord } from '@sisporta/contracts'
 import { eventually } from '@sisporta/testkit'
 import { startPipeline } from '../support/pipeline.js'
+import { logLines } from '../support/log-lines.js'
 
 // A cron schedule holds across restarts: the extractor daemon (a separate process) reads the
 // stream's last load from the registry, through the gateway, when it starts. A tick that passed
@@ -17,13 +18,6 @@ const STREAM = `
       - { name: AlbumId, from: AlbumId, type: int }
       - { name: Title, from: Title, type: string, length: 100 }
 `
-
-/** The daemon's parsed JSON log lines (its log file holds only its own output). */
-function logLines (file: string): Record<string, unknown>[] {
-  return readFileSync(file, 'utf8').split('\n').flatMap((line) => {
-    try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] }
-  })
-}
 
 /** A six-field cron expression (seconds first, UTC) that fires once a year, at `at` (a whole second). */
 function onceAt (at: Date): string {

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { eventually } from '@sisporta/testkit'
 import { startPipeline } from '../support/pipeline.js'
+import { logLines } from '../support/log-lines.js'
 
 // "Sync now" as an operator lives it: `sisporta streams sync NAME` writes a request into the
 // registry; the extractor daemon (a separate process, outside the cluster: it only reaches the
@@ -17,12 +17,6 @@ const STREAMS = `streams:
       - { name: AlbumId, from: AlbumId, type: int }
       - { name: Title, from: Title, type: string, length: 100 }
 `
-
-function logLines (file: string): Record<string, unknown>[] {
-  return readFileSync(file, 'utf8').split('\n').flatMap((line) => {
-    try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] }
-  })
-}
 
 t.test('sync now – the extractor daemon runs one full load of a stream an operator asked to sync', async (t) => {
   const p = await startPipeline(t, {

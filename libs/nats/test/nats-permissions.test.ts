@@ -1,9 +1,8 @@
 import t, { type Test } from 'tap'
-import { randomBytes } from 'node:crypto'
-import { connect, headers, type NatsConnection } from 'nats'
+import { connect, headers } from 'nats'
 import { busNames } from '@sisporta/contracts'
 import { BusError, LoadRegistry, NO_BUS_SECURITY, connectBus, deprovisionBus, isPermissionDenied, provisionBus } from '@sisporta/nats'
-import { eventually, natsPermissionsFor, privateNatsServer, randomId, type NatsRole } from '@sisporta/testkit'
+import { eventually, permissionedNats, randomId } from '@sisporta/testkit'
 
 // The shipped deploy/nats/sisporta-permissions.conf, rendered for a fresh namespace, on a private
 // nats-server: each identity can do its own work through sisporta's own code, and is refused
@@ -11,21 +10,7 @@ import { eventually, natsPermissionsFor, privateNatsServer, randomId, type NatsR
 
 const namespace = `p_${randomId()}`
 const names = busNames(namespace)
-const perms = natsPermissionsFor(namespace)
-const passwords = Object.fromEntries(Object.keys(perms.users).map((r) => [r, randomBytes(18).toString('base64url')])) as Record<NatsRole, string>
-const server = await privateNatsServer(t, {
-  config: 'include ./permissions.conf\n',
-  files: { 'permissions.conf': perms.config },
-  // quoted: nats-server parses a variable's value as a config value
-  env: Object.fromEntries(Object.entries(perms.passwordVariables).map(([r, v]) => [v, `"${passwords[r as NatsRole]}"`]))
-})
-const url = `nats://${server.hostPort}`
-
-async function as (role: NatsRole): Promise<NatsConnection> {
-  const nc = await connectBus({ url, security: { ...NO_BUS_SECURITY, user: perms.users[role], password: passwords[role] }, name: `test-${role}`, connectTimeoutMs: 5_000 })
-  t.teardown(async () => { await nc.close() })
-  return nc
-}
+const { as, server, url, users } = await permissionedNats(t, namespace)
 
 const admin = await as('admin')
 const gateway = await as('gateway')
@@ -182,7 +167,7 @@ t.test('nats permissions – the reconciler moves loads but never opens one nor 
 t.test('nats permissions – an anonymous client (the extractor has no NATS identity) is refused', async (t) => {
   await t.rejects(connect({ servers: server.hostPort, reconnect: false }), { code: 'AUTHORIZATION_VIOLATION' }, 'nats.js connect without credentials')
   await t.rejects(connectBus({ url, security: NO_BUS_SECURITY, name: 'anonymous', connectTimeoutMs: 5_000 }), { code: 'SIS_BUS_AUTH', exitCode: 2 }, 'connectBus says SIS_BUS_AUTH at once')
-  await t.rejects(connectBus({ url: `nats://${perms.users.gateway}:wrong@${server.hostPort}`, security: NO_BUS_SECURITY, name: 'wrong', connectTimeoutMs: 5_000 }), { code: 'SIS_BUS_AUTH' }, 'a wrong password too')
+  await t.rejects(connectBus({ url: `nats://${users.gateway}:wrong@${server.hostPort}`, security: NO_BUS_SECURITY, name: 'wrong', connectTimeoutMs: 5_000 }), { code: 'SIS_BUS_AUTH' }, 'a wrong password too')
 })
 
 t.test('nats permissions – an identity used with another namespace may not even read it', async (t) => {

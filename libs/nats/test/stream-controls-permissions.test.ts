@@ -1,9 +1,7 @@
 import t, { type Test } from 'tap'
-import { randomBytes } from 'node:crypto'
-import type { NatsConnection } from 'nats'
 import { busNames } from '@sisporta/contracts'
-import { LoadRegistry, NO_BUS_SECURITY, StreamControls, connectBus, controlKey, deprovisionBus, isPermissionDenied, provisionBus } from '@sisporta/nats'
-import { natsPermissionsFor, privateNatsServer, randomId, type NatsRole } from '@sisporta/testkit'
+import { LoadRegistry, StreamControls, controlKey, deprovisionBus, isPermissionDenied, provisionBus } from '@sisporta/nats'
+import { permissionedNats, randomId } from '@sisporta/testkit'
 
 // Stream controls under the shipped deploy/nats/sisporta-permissions.conf, on a private
 // nats-server: the operator pauses, resumes, asks for a sync and lists; the gateway reads a
@@ -12,19 +10,7 @@ import { natsPermissionsFor, privateNatsServer, randomId, type NatsRole } from '
 
 const namespace = `c_${randomId()}`
 const names = busNames(namespace)
-const perms = natsPermissionsFor(namespace)
-const passwords = Object.fromEntries(Object.keys(perms.users).map((r) => [r, randomBytes(18).toString('base64url')])) as Record<NatsRole, string>
-const server = await privateNatsServer(t, {
-  config: 'include ./permissions.conf\n',
-  files: { 'permissions.conf': perms.config },
-  env: Object.fromEntries(Object.entries(perms.passwordVariables).map(([r, v]) => [v, `"${passwords[r as NatsRole]}"`]))
-})
-
-async function as (role: NatsRole): Promise<NatsConnection> {
-  const nc = await connectBus({ url: `nats://${server.hostPort}`, security: { ...NO_BUS_SECURITY, user: perms.users[role], password: passwords[role] }, name: `test-${role}`, connectTimeoutMs: 5_000 })
-  t.teardown(async () => { await nc.close() })
-  return nc
-}
+const { as } = await permissionedNats(t, namespace)
 
 const admin = await as('admin')
 await provisionBus(admin, names, { maxDeliver: 5 })

@@ -130,5 +130,5 @@ export function selfSignedCertificate (): { dir: string, certFile: string, keyFi
   }
 }
 
-export { privateNatsServer, natsPermissionsFor, freeLoopbackPort, NATS_SERVER_BIN, NATS_PERMISSIONS_FILE, type PrivateNatsServer, type NatsRole } from './nats-server.js'
+export { privateNatsServer, natsPermissionsFor, permissionedNats, freeLoopbackPort, NATS_SERVER_BIN, NATS_PERMISSIONS_FILE, type PrivateNatsServer, type PermissionedNats, type NatsRole } from './nats-server.js'
 export { privateMariadb, MARIADBD_BIN, MARIADB_INSTALL_DB_BIN, type PrivateMariadb } from './mariadb-server.js'

@@ -4,6 +4,9 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { randomBytes } from 'node:crypto'
+import type { NatsConnection } from 'nats'
+import { NO_BUS_SECURITY, connectBus } from '@sisporta/nats'
 
 /** The nats-server binary private servers are started from (SISPORTA_TEST_NATS_SERVER overrides it). */
 export const NATS_SERVER_BIN = process.env.SISPORTA_TEST_NATS_SERVER ?? '/usr/sbin/nats-server'
@@ -124,3 +127,46 @@ export function natsPermissionsFor (namespace: string): { config: string, users:
 }
 
 export type NatsRole = 'admin' | 'gateway' | 'persister' | 'reconciler'
+
+/** A private nats-server running the shipped permissions for one namespace, and a way in as each role. */
+export interface PermissionedNats {
+  readonly server: PrivateNatsServer
+  /** nats://127.0.0.1:<port> */
+  readonly url: string
+  readonly users: Record<NatsRole, string>
+  readonly passwords: Record<NatsRole, string>
+  /** A connection as `role` (its user and password), closed at teardown. */
+  as(role: NatsRole): Promise<NatsConnection>
+}
+
+/**
+ * A private nats-server (see {@link privateNatsServer}) running deploy/nats/sisporta-permissions.conf
+ * rendered for `namespace` (see {@link natsPermissionsFor}), each role with a random password,
+ * and `as(role)` to connect as that identity through sisporta's own `connectBus`.
+ *
+ * @example
+ * const bus = await permissionedNats(t, 'p_x1')
+ * const gateway = await bus.as('gateway')
+ */
+export async function permissionedNats (t: Teardown, namespace: string): Promise<PermissionedNats> {
+  const perms = natsPermissionsFor(namespace)
+  const passwords = Object.fromEntries(Object.keys(perms.users).map((r) => [r, randomBytes(18).toString('base64url')])) as Record<NatsRole, string>
+  const server = await privateNatsServer(t, {
+    config: 'include ./permissions.conf\n',
+    files: { 'permissions.conf': perms.config },
+    // quoted: nats-server parses a variable's value as a config value
+    env: Object.fromEntries(Object.entries(perms.passwordVariables).map(([r, v]) => [v, `"${passwords[r as NatsRole]}"`]))
+  })
+  const url = `nats://${server.hostPort}`
+  return {
+    server,
+    url,
+    users: perms.users,
+    passwords,
+    as: async (role) => {
+      const nc = await connectBus({ url, security: { ...NO_BUS_SECURITY, user: perms.users[role], password: passwords[role] }, name: `test-${role}`, connectTimeoutMs: 5_000 })
+      t.teardown(async () => { await nc.close() })
+      return nc
+    }
+  }
+}

@@ -1,24 +1,8 @@
 import type { LoadRecord } from '@sisporta/contracts'
+import type { DeadLetterSummary } from '@sisporta/nats'
 
-/** One dead letter as the console lists it (its headers: the persister's description). */
-export interface DeadLetterSummary {
-  readonly seq: number
-  readonly stream: string
-  readonly loadId: number
-  readonly batch: number
-  /** Rows in the letter. */
-  readonly rows: number
-  /** Rows of the whole batch, when bisection applied the others. */
-  readonly batchRows?: number | undefined
-  readonly applied?: number | undefined
-  /** The offending rows' keys, when the persister could name them. */
-  readonly keys?: ReadonlyArray<Readonly<Record<string, unknown>>> | undefined
-  /** The column the target named. */
-  readonly column?: string | undefined
-  readonly reason: string
-  readonly deliveries: number
-  readonly time: string
-}
+/** One dead letter as the console lists it: its headers, as `@sisporta/nats` reads them. */
+export type { DeadLetterSummary }
 
 /** A dead letter with its batch: the columns and the (offending) rows; none when not read. */
 export interface DeadLetterDetail extends DeadLetterSummary {

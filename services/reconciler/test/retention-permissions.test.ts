@@ -1,11 +1,10 @@
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
-import { headers, type NatsConnection } from 'nats'
+import { headers } from 'nats'
 import { BatchHeaders, busNames } from '@sisporta/contracts'
 import { createDb } from '@sisporta/db'
-import { LoadRegistry, NO_BUS_SECURITY, connectBus, openKey, provisionBus } from '@sisporta/nats'
+import { LoadRegistry, openKey, provisionBus } from '@sisporta/nats'
 import { createLogger } from '@sisporta/observability'
-import { logSink, natsPermissionsFor, privateNatsServer, randomId, testDatabase, type NatsRole } from '@sisporta/testkit'
+import { logSink, permissionedNats, randomId, testDatabase } from '@sisporta/testkit'
 import { createRetentionWorker, sweepRetention } from '@sisporta/reconciler'
 
 // The shipped per-service NATS permissions: the reconciler may remove load records, not the
@@ -13,19 +12,7 @@ import { createRetentionWorker, sweepRetention } from '@sisporta/reconciler'
 
 const namespace = `p_${randomId()}`
 const names = busNames(namespace)
-const perms = natsPermissionsFor(namespace)
-const passwords = Object.fromEntries(Object.keys(perms.users).map((r) => [r, randomBytes(18).toString('base64url')])) as Record<NatsRole, string>
-const server = await privateNatsServer(t, {
-  config: 'include ./permissions.conf\n',
-  files: { 'permissions.conf': perms.config },
-  env: Object.fromEntries(Object.entries(perms.passwordVariables).map(([r, v]) => [v, `"${passwords[r as NatsRole]}"`]))
-})
-
-async function as (role: NatsRole): Promise<NatsConnection> {
-  const nc = await connectBus({ url: `nats://${server.hostPort}`, security: { ...NO_BUS_SECURITY, user: perms.users[role], password: passwords[role] }, name: `test-${role}`, connectTimeoutMs: 5_000 })
-  t.teardown(async () => { await nc.close() })
-  return nc
-}
+const { as } = await permissionedNats(t, namespace)
 
 t.test('retention – with the shipped NATS permissions, load records go and open records are left, without failing the pass', async (t) => {
   const reconcilerNc = await as('reconciler')
