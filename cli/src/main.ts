@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { USAGE, usageOf } from './usage.js'
 import { UsageError, exitCodeOf } from './usage-error.js'
 import { COMMANDS } from './commands/index.js'
+import { SERVICE_COMMANDS, runUnderHeapCap } from './heap-cap.js'
 
 const HELP = ['--help', '-h']
 
@@ -37,6 +38,11 @@ async function main (argv: string[]): Promise<number> {
   if ((end === -1 ? rest : rest.slice(0, end)).some((arg) => HELP.includes(arg))) {
     process.stdout.write(usageOf(name))
     return 0
+  }
+  if (SERVICE_COMMANDS.has(name)) {
+    // under the one heap cap (DEFAULT_HEAP_MB / SISPORTA_HEAP_MB), started again if need be
+    const code = await runUnderHeapCap()
+    if (code !== undefined) return code
   }
   const command = await load()
   let parsed

@@ -1,3 +1,5 @@
+import { DEFAULT_HEAP_MB } from '@sisporta/config'
+
 export const USAGE = `sisporta — mirror ERP tables into MySQL through JetStream
 
 Usage: sisporta <command> [options]   (sisporta <command> --help for one command)
@@ -163,7 +165,8 @@ function serviceUsage (name: string, what: string, port: number): string {
 
 Runs the ${name} in the foreground — ${what} — until SIGTERM / Ctrl-C. Serves /healthz,
 /readyz and /metrics on SISPORTA_HTTP_PORT (default ${port}). Settings come from the
-environment (see README).
+environment (see README). V8's heap is capped at SISPORTA_HEAP_MB (default ${DEFAULT_HEAP_MB};
+0 = V8's default; a --max-old-space-size in NODE_OPTIONS wins).
 `
 }
 

@@ -3,6 +3,8 @@
 //   node manifests.mjs validate FILE…           OpenAPI schemas (kubernetes-models' validators)
 //   node manifests.mjs typecheck TSC FILE…      field names strictly: typed literals through tsc
 //   node manifests.mjs compare HELM KUSTOMIZE…  same objects once packaging is normalised away
+//   node manifests.mjs scaled NAMESPACE FILE…   a KEDA ScaledObject drives the persister, whose
+//                                               Deployment has no replicas field
 // Tools are resolved from $SISPORTA_DEPLOY_TOOLS/node_modules (check.sh installs them).
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -50,10 +52,51 @@ async function model (o) {
   return (await import(pathToFileURL(file).href))[o.kind]
 }
 
+// KEDA's CRDs have no kubernetes-models package: the fields of a ScaledObject (keda.sh/v1alpha1,
+// KEDA 2.x) and of the nats-jetstream trigger (keda.sh/docs/latest/scalers/nats-jetstream),
+// checked here by hand: known keys only, metadata values strings, required ones present.
+const SCALED_OBJECT = {
+  top: ['apiVersion', 'kind', 'metadata', 'spec'],
+  spec: ['scaleTargetRef', 'pollingInterval', 'cooldownPeriod', 'initialCooldownPeriod', 'idleReplicaCount', 'minReplicaCount', 'maxReplicaCount', 'fallback', 'advanced', 'triggers'],
+  scaleTargetRef: ['apiVersion', 'kind', 'name', 'envSourceContainerName'],
+  trigger: ['type', 'name', 'metadata', 'authenticationRef', 'metricType', 'useCachedMetrics'],
+  natsJetstream: { required: ['natsServerMonitoringEndpoint', 'stream', 'consumer', 'lagThreshold'], optional: ['account', 'activationLagThreshold', 'useHttps'] }
+}
+
+/** Problems of a keda.sh/v1alpha1 ScaledObject (an empty list when it is well-formed). */
+function scaledObjectProblems (o) {
+  const problems = []
+  const only = (obj, keys, where) => { for (const k of Object.keys(obj ?? {})) if (!keys.includes(k)) problems.push(`${where}.${k}: unknown field`) }
+  only(o, SCALED_OBJECT.top, '')
+  only(o.spec, SCALED_OBJECT.spec, '.spec')
+  only(o.spec?.scaleTargetRef, SCALED_OBJECT.scaleTargetRef, '.spec.scaleTargetRef')
+  if (typeof o.spec?.scaleTargetRef?.name !== 'string') problems.push('.spec.scaleTargetRef.name: required')
+  for (const k of ['pollingInterval', 'cooldownPeriod', 'minReplicaCount', 'maxReplicaCount']) {
+    if (o.spec?.[k] !== undefined && !Number.isInteger(o.spec[k])) problems.push(`.spec.${k}: must be an integer`)
+  }
+  if (!(o.spec?.minReplicaCount <= o.spec?.maxReplicaCount)) problems.push('.spec: minReplicaCount must be <= maxReplicaCount')
+  if (!Array.isArray(o.spec?.triggers) || o.spec.triggers.length === 0) problems.push('.spec.triggers: required')
+  for (const [i, t] of (o.spec?.triggers ?? []).entries()) {
+    only(t, SCALED_OBJECT.trigger, `.spec.triggers[${i}]`)
+    for (const [k, v] of Object.entries(t.metadata ?? {})) if (typeof v !== 'string') problems.push(`.spec.triggers[${i}].metadata.${k}: must be a string`)
+    if (t.type === 'nats-jetstream') {
+      const { required, optional } = SCALED_OBJECT.natsJetstream
+      only(t.metadata, [...required, ...optional], `.spec.triggers[${i}].metadata`)
+      for (const k of required) if (!t.metadata?.[k]) problems.push(`.spec.triggers[${i}].metadata.${k}: required`)
+    }
+  }
+  return problems
+}
+
 async function validate (files) {
   let bad = 0; const all = objects(files)
   for (const { file, o } of all) {
     try {
+      if (o.apiVersion === 'keda.sh/v1alpha1' && o.kind === 'ScaledObject') {
+        const problems = scaledObjectProblems(o)
+        if (problems.length > 0) throw new Error(problems.join('; '))
+        continue
+      }
       const Model = await model(o)
       new Model(o).validate()
     } catch (err) {
@@ -69,6 +112,7 @@ async function validate (files) {
 function typecheck ([tsc, ...files]) {
   const imports = new Map(); const lines = []
   for (const [i, { file, o }] of objects(files).entries()) {
+    if (o.apiVersion.startsWith('keda.sh/')) continue // no types: checked by validate
     const alias = `T${i}`
     imports.set(alias, `import type { I${o.kind} as ${alias} } from '${modelPath(o)}'`)
     lines.push(`// ${file}: ${o.kind}/${o.metadata?.name}\nexport const o${i}: ${alias} = ${JSON.stringify(o, null, 1)}`)
@@ -90,6 +134,7 @@ function normalise (all) {
   const out = {}
   for (const { o } of all) {
     if (o.kind === 'ConfigMap' && o.metadata.name.startsWith('sisporta-env')) continue
+    if (o.metadata.annotations?.['helm.sh/hook'] === 'test') continue // `helm test` only
     delete o.metadata.namespace
     for (const m of [o.metadata, o.spec?.template?.metadata].filter(Boolean)) {
       for (const l of ['helm.sh/chart', 'app.kubernetes.io/managed-by', 'app.kubernetes.io/version']) delete m.labels?.[l]
@@ -137,6 +182,31 @@ function compare ([helm, ...kustomize]) {
   return differences === 0
 }
 
-const commands = { parse, validate, typecheck, compare }
+/** The persister is scaled by KEDA: a ScaledObject on the persisters' consumer of the bus
+ * namespace, targeting the persister Deployment, which leaves `replicas` out. */
+function scaled ([namespace, ...files]) {
+  const all = objects(files).map(({ o }) => o)
+  const deployment = all.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-persister'))
+  const scaledObject = all.find((o) => o.kind === 'ScaledObject')
+  const problems = []
+  if (!deployment) problems.push('no persister Deployment')
+  if (!scaledObject) problems.push('no ScaledObject')
+  if (deployment && 'replicas' in deployment.spec) problems.push(`Deployment/${deployment.metadata.name} has spec.replicas (${deployment.spec.replicas}): it would fight KEDA on every upgrade`)
+  if (deployment && scaledObject) {
+    if (scaledObject.spec.scaleTargetRef.name !== deployment.metadata.name) problems.push(`the ScaledObject targets ${scaledObject.spec.scaleTargetRef.name}, not ${deployment.metadata.name}`)
+    const trigger = scaledObject.spec.triggers.find((t) => t.type === 'nats-jetstream')
+    if (!trigger) problems.push('no nats-jetstream trigger')
+    else {
+      if (trigger.metadata.stream !== `${namespace.toUpperCase()}_BATCHES`) problems.push(`stream ${trigger.metadata.stream}, expected ${namespace.toUpperCase()}_BATCHES`)
+      if (trigger.metadata.consumer !== `${namespace}_persister`) problems.push(`consumer ${trigger.metadata.consumer}, expected ${namespace}_persister`)
+    }
+  }
+  if (all.some((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === deployment?.metadata.name)) problems.push('an HPA targets the persister too')
+  for (const p of problems) console.log(`BAD ${p}`)
+  if (problems.length === 0) console.log(`ScaledObject/${scaledObject.metadata.name} scales Deployment/${deployment.metadata.name} (no replicas field)`)
+  return problems.length === 0
+}
+
+const commands = { parse, validate, typecheck, compare, scaled }
 if (!(command in commands)) throw new Error(`unknown command ${command}`)
 process.exit(await commands[command](args) ? 0 : 1)

@@ -36,8 +36,8 @@ t.test('fault – persister killed after its commit and before its ack: the rede
 
   // JetStream hands a dead consumer's unacknowledged batches out again once ack_wait (60 s)
   // passed since their last sign of progress. The test shortens that wait instead of sitting
-  // through it; the restarted persister's provisioning puts 60 s back (had it done so first,
-  // the redelivery just comes 60 s later, within the ceilings below).
+  // through it, as an operator may (`nats consumer edit`): ack wait is the operator's setting,
+  // so the restarted persister's provisioning leaves the 1 s on this test's consumer.
   const jsm = await p.nc.jetstreamManager()
   await jsm.consumers.update(p.names.batchStream, p.names.persisterConsumer, { ack_wait: nanos(1000) })
   const restartedLog = watchLog(p, 'persister')

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8'
 import { readSettings, loadConfig, type Settings } from '@sisporta/config'
 import type { SisportaConfig } from '@sisporta/contracts'
 import { createLogger, type Logger } from '@sisporta/observability'
@@ -12,6 +13,8 @@ function serviceCommand (service: string, runner: () => Promise<Runner>): Comman
       const settings = readSettings()
       const config = loadConfig(settings.configFile)
       const log = createLogger({ service, level: settings.logLevel })
+      // V8's limit (old space + young generation): about DEFAULT_HEAP_MB + 48 under the cap
+      log.info({ pid: process.pid, heapLimitMb: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20) }, 'starting')
       await (await runner())(settings, config, log)
       // runService keeps the process alive until SIGTERM; the exit code is set on close.
       return 0

@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { SERVICE_COMMANDS, heapNodeArgs } from '../heap-cap.js'
 
 const runningSource = import.meta.url.endsWith('.ts')
 /**
@@ -28,7 +29,10 @@ export interface CliResult {
 
 /** Runs `sisporta <args>` as a separate process with `env` added to this one's; resolves once it exits. */
 export async function runSisporta (args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [...cliNodeArgs(), CLI_ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const childEnv = { ...process.env, ...env }
+  // a service under the heap cap from the start: it need not start itself again
+  const heap = SERVICE_COMMANDS.has(args[0] ?? '') ? heapNodeArgs(childEnv) : []
+  const child = spawn(process.execPath, [...cliNodeArgs(), ...heap, CLI_ENTRY, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (c: Buffer) => { stdout += c.toString('utf8') })
@@ -72,8 +76,11 @@ export interface RunningService {
 export async function launchService (name: string, env: Record<string, string>, logFile: string, options: { readyTimeoutMs?: number, args?: string[], nodeArgs?: string[] } = {}): Promise<RunningService> {
   const port = Number(env.SISPORTA_HTTP_PORT ?? await freePort())
   const log = createWriteStream(logFile, { flags: 'a' })
-  const child = spawn(process.execPath, [...cliNodeArgs(), ...(options.nodeArgs ?? []), CLI_ENTRY, name, ...(options.args ?? [])], {
-    env: { ...process.env, ...env, SISPORTA_HTTP_PORT: String(port), SISPORTA_HTTP_HOST: '127.0.0.1' },
+  const childEnv = { ...process.env, ...env, SISPORTA_HTTP_PORT: String(port), SISPORTA_HTTP_HOST: '127.0.0.1' }
+  // under the heap cap from the start (the flag, not a second start): its pid is the service's
+  const nodeArgs = [...(options.nodeArgs ?? []), ...heapNodeArgs(childEnv, options.nodeArgs)]
+  const child = spawn(process.execPath, [...cliNodeArgs(), ...nodeArgs, CLI_ENTRY, name, ...(options.args ?? [])], {
+    env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe']
   })
   child.stdout!.pipe(log, { end: false })

@@ -1,5 +1,5 @@
 export { ConfigError } from './errors.js'
 export { loadConfig, parseConfig } from './load-config.js'
 export { interpolateEnv } from './interpolate-env.js'
-export { readSettings, requireSetting, metricsListen, DEFAULT_PORTS, type Settings, type NatsSecuritySettings } from './settings.js'
+export { readSettings, requireSetting, metricsListen, busProvisioning, DEFAULT_PORTS, DEFAULT_HEAP_MB, heapCapMb, type Settings, type NatsSecuritySettings } from './settings.js'
 export { dependencyOrder, dependentsOf, type DependentStream } from './stream-order.js'

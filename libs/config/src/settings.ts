@@ -71,6 +71,12 @@ export interface Settings {
   readonly retentionIntervalSec: number
   /** Longest a dead letter is kept, in seconds, set when the dead-letter stream is created (0: forever). */
   readonly dlqMaxAgeSec: number
+  /** Most bytes of dead letters kept, set when the dead-letter stream is created (0: no limit); a full stream refuses new letters. */
+  readonly dlqMaxBytes: number
+  /** Replicas of the JetStream streams and the registry bucket when they are created: 1, 3 or 5. */
+  readonly jetstreamReplicas: number
+  /** Seconds a persister has to apply a batch before it is redelivered (the consumer's ack_wait when it is created). */
+  readonly ackWaitSec: number
   /** Reconciler: seconds between two reads of the operator metrics (consumer lag, dead letters, loads). */
   readonly operatorMetricsIntervalSec: number
   /** Extractor daemon: seconds between two questions to the gateway for "sync now" requests. */
@@ -115,6 +121,29 @@ export interface NatsSecuritySettings {
 }
 
 export const DEFAULT_PORTS = Object.freeze({ gateway: 8080, persister: 9101, reconciler: 9102, extractor: 9103, console: 9104 })
+
+/**
+ * The V8 old-space cap in MB of every service (`sisporta gateway|persister|reconciler|extractor|
+ * console`), the one value the images, the chart and a service started by hand share: with it a
+ * service's RSS stays under 200 MB and flat whatever the table size (BENCHMARKS.md); without it
+ * V8 sizes its heap from the machine's memory and collects lazily (the gateway reached 256 MB
+ * RSS at 1M rows). `SISPORTA_HEAP_MB` changes it; see {@link heapCapMb}.
+ */
+export const DEFAULT_HEAP_MB = 128
+
+/**
+ * The heap cap a service runs with: `SISPORTA_HEAP_MB` (0 = leave V8's default), else
+ * {@link DEFAULT_HEAP_MB}. A value from 1 to 15 is refused (`SIS_CFG_ENV`): too small to start.
+ *
+ * @example
+ * heapCapMb({}) // 128
+ * heapCapMb({ SISPORTA_HEAP_MB: '0' }) // 0: no cap
+ */
+export function heapCapMb (env: Env = process.env): number {
+  const mb = int(env, 'SISPORTA_HEAP_MB', DEFAULT_HEAP_MB, 0, 1_048_576)
+  if (mb > 0 && mb < 16) throw new ConfigError('SIS_CFG_ENV', `SISPORTA_HEAP_MB='${env.SISPORTA_HEAP_MB ?? ''}' is too small: 0 (no cap) or at least 16`)
+  return mb
+}
 
 /** Reads the settings from an environment (default: `process.env`). */
 export function readSettings (env: Env = process.env): Settings {
@@ -171,6 +200,9 @@ export function readSettings (env: Env = process.env): Settings {
     loadRetentionKeep: int(env, 'SISPORTA_LOAD_RETENTION_KEEP', 20, 1, 100000),
     retentionIntervalSec: duration(env, 'SISPORTA_RETENTION_INTERVAL', 3600, 10, 7 * 86400),
     dlqMaxAgeSec: durationOrOff(env, 'SISPORTA_DLQ_MAX_AGE', 30 * 86400, 3600, 3650 * 86400),
+    dlqMaxBytes: bytesOrOff(env, 'SISPORTA_DLQ_MAX_BYTES', 1024 ** 3, 1024 ** 2, 1024 ** 5),
+    jetstreamReplicas: oneOf(env, 'SISPORTA_JETSTREAM_REPLICAS', 1, [1, 3, 5]),
+    ackWaitSec: duration(env, 'SISPORTA_ACK_WAIT', 60, 5, 3600),
     operatorMetricsIntervalSec: duration(env, 'SISPORTA_OPERATOR_METRICS_INTERVAL', 15, 1, 3600),
     syncPollIntervalSec: duration(env, 'SISPORTA_SYNC_POLL_INTERVAL', 15, 1, 3600),
     gatewayBodyLimit: int(env, 'SISPORTA_GATEWAY_BODY_LIMIT', 32 * 1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -186,6 +218,24 @@ export function readSettings (env: Env = process.env): Settings {
 /** Where `/metrics` listens when it has a port of its own (`SISPORTA_METRICS_PORT`), else `undefined`. */
 export function metricsListen (settings: Pick<Settings, 'metricsPort' | 'httpHost'>): { host: string, port: number } | undefined {
   return settings.metricsPort === undefined ? undefined : { host: settings.httpHost, port: settings.metricsPort }
+}
+
+/**
+ * What every service passes to the bus provisioning (`provisionBus` of @sisporta/nats): the
+ * settings that must be equal across services come from here, one place, so no service
+ * provisions with values of its own.
+ *
+ * @example
+ * await provisionBus(nc, names, { ...busProvisioning(settings), log })
+ */
+export function busProvisioning (settings: Pick<Settings, 'maxDeliver' | 'ackWaitSec' | 'jetstreamReplicas' | 'dlqMaxAgeSec' | 'dlqMaxBytes'>): { maxDeliver: number, ackWaitMs: number, replicas: number, dlqMaxAgeSec: number, dlqMaxBytes: number } {
+  return {
+    maxDeliver: settings.maxDeliver,
+    ackWaitMs: settings.ackWaitSec * 1000,
+    replicas: settings.jetstreamReplicas,
+    dlqMaxAgeSec: settings.dlqMaxAgeSec,
+    dlqMaxBytes: settings.dlqMaxBytes
+  }
 }
 
 /**
@@ -232,6 +282,30 @@ function durationOrOff (env: Env, name: string, fallback: number, min: number, m
   } catch (err) {
     throw new ConfigError('SIS_CFG_ENV', `${(err as Error).message}, or 0 (off)`)
   }
+}
+
+const BYTES = /^([1-9][0-9]*)(B|KiB|MiB|GiB|TiB)?$/
+
+/** Bytes, from `1073741824`, `512MiB` or `1GiB`; `0` (or `off`) for "no limit", read as 0. */
+function bytesOrOff (env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (raw === '0' || raw === 'off') return 0
+  const m = BYTES.exec(raw)
+  const n = m === null ? NaN : Number(m[1]) * { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 }[(m[2] ?? 'B') as 'B']
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError('SIS_CFG_ENV', `${name}='${raw}' must be a size (bytes, or 512MiB, 1GiB) between ${min} and ${max} bytes, or 0 (off)`)
+  }
+  return n
+}
+
+/** An integer among a few allowed ones. */
+function oneOf (env: Env, name: string, fallback: number, allowed: readonly number[]): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!allowed.includes(n)) throw new ConfigError('SIS_CFG_ENV', `${name}='${raw}' must be one of ${allowed.join(', ')}`)
+  return n
 }
 
 function int (env: Env, name: string, fallback: number, min: number, max: number): number {

@@ -5,6 +5,7 @@ import { DbError } from './errors.js'
 import { LIVE_INDEX, createTargetTableSql, quoteId } from './target-ddl.js'
 import { keyCollationWarnings } from './key-collation.js'
 import { checkTargetColumns, describeMismatches, readTargetColumns, type TargetColumn } from './target-columns.js'
+import { serverFlavour } from './server-flavour.js'
 
 export interface MigrateReport {
   /** What was done, one line per change, for the CLI to print. Empty when all was in place. */
@@ -131,8 +132,7 @@ function quoteString (value: string): string {
 }
 
 async function isMariadb (db: Kysely<SisportaDatabase>): Promise<boolean> {
-  const { rows } = await sql<{ v: string }>`SELECT VERSION() AS v`.execute(db)
-  return /mariadb/i.test(rows[0]?.v ?? '')
+  return (await serverFlavour(db)).server === 'mariadb'
 }
 
 /** A binary NO PAD collation where the server has one: keys then compare byte for byte. */

@@ -39,3 +39,20 @@ export function isPermissionDenied (err: unknown): boolean {
   const e = err as { code?: unknown, message?: unknown } | undefined
   return e?.code === 'PERMISSIONS_VIOLATION' || /permissions violation/i.test(typeof e?.message === 'string' ? e.message : '')
 }
+
+/** nats.js codes of a request nobody answered in time or could not answer: no reply (yet), no responders, the connection lost. */
+const UNAVAILABLE_CODES = new Set(['TIMEOUT', '503', 'DISCONNECT', 'CONNECTION_CLOSED', 'CONNECTION_REFUSED', 'CONNECTION_TIMEOUT'])
+
+/**
+ * True when a NATS or JetStream request failed because the bus could not answer for a moment
+ * (a timeout, no responders, a lost connection): in a cluster, while a stream or the registry
+ * elects a new leader after a node died; on one server, while it restarts. Worth retrying,
+ * never a verdict on the message.
+ *
+ * @example
+ * if (isBusUnavailable(err)) msg.nak(1000) // not a dead letter: the registry had no leader for a moment
+ */
+export function isBusUnavailable (err: unknown): boolean {
+  const e = err as { code?: unknown, name?: unknown } | undefined
+  return e?.name === 'NatsError' && typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)
+}

@@ -23,8 +23,8 @@ t.test('provision – the dead-letter stream is created with a max age, and an o
   const log = { info: () => {}, warn: (obj: object, msg?: string) => { warnings.push({ ...obj, msg }) } }
   await provisionBus(nc, names, { maxDeliver: 5, dlqMaxAgeSec: 7 * 86400, log })
   t.equal((await jsm.streams.info(names.dlqStream)).config.max_age, nanos(365 * 86400 * 1000), 'not rewritten')
-  const warning = warnings.find((l) => l.stream === names.dlqStream)
-  t.match(warning, { maxAgeSec: 365 * 86400, wantedMaxAgeSec: 7 * 86400, msg: /left as it is/ })
+  const warning = warnings.find((l) => l.object === `stream ${names.dlqStream}` && l.setting === 'max_age')
+  t.match(warning, { existing: nanos(365 * 86400 * 1000), wanted: nanos(7 * 86400 * 1000), msg: /max_age 31536000 s, not 604800 s .*SISPORTA_DLQ_MAX_AGE.*left as it is/ })
 
   await deprovisionBus(nc, names)
   await provisionBus(nc, names, { maxDeliver: 5, dlqMaxAgeSec: 0 })

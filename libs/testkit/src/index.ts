@@ -131,4 +131,5 @@ export function selfSignedCertificate (): { dir: string, certFile: string, keyFi
 }
 
 export { privateNatsServer, natsPermissionsFor, permissionedNats, freeLoopbackPort, NATS_SERVER_BIN, NATS_PERMISSIONS_FILE, type PrivateNatsServer, type PermissionedNats, type NatsRole } from './nats-server.js'
+export { natsCluster, type NatsCluster, type NatsClusterNode } from './nats-cluster.js'
 export { privateMariadb, MARIADBD_BIN, MARIADB_INSTALL_DB_BIN, type PrivateMariadb } from './mariadb-server.js'

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { sql } from 'kysely'
-import { DEFAULT_PORTS, metricsListen, type Settings } from '@sisporta/config'
+import { DEFAULT_PORTS, busProvisioning, metricsListen, type Settings } from '@sisporta/config'
 import { busNames, type SisportaConfig } from '@sisporta/contracts'
 import { createDb, isUnreachableDatabase } from '@sisporta/db'
 import { authFromSettings, resolveAuth } from '@sisporta/gateway'
@@ -40,7 +40,7 @@ export async function runConsole (settings: Settings, config: SisportaConfig, lo
       const nc = await connectBus({ url: settings.natsUrl, security: settings.nats, name: `sisporta-console@${hostname()}`, log, onRetry: (err) => { startup.failedAttempt(err) } })
       startup.onClose(async () => { if (!nc.isClosed()) await nc.drain() })
       startup.waitFor('the bus to be provisioned (JetStream streams, consumer, load registry)')
-      await provisionBus(nc, names, { maxDeliver: settings.maxDeliver, dlqMaxAgeSec: settings.dlqMaxAgeSec, log })
+      await provisionBus(nc, names, { ...busProvisioning(settings), log })
       const registry = await LoadRegistry.bind(nc, names, {
         onUntrusted: (key, reason) => { log.warn({ key, reason, code: 'SIS_BUS_LOAD_UNTRUSTED' }, 'ignoring an untrusted load record') }
       })

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { busNames, type SisportaConfig } from '@sisporta/contracts'
-import { DEFAULT_PORTS, metricsListen, type Settings } from '@sisporta/config'
+import { DEFAULT_PORTS, busProvisioning, metricsListen, type Settings } from '@sisporta/config'
 import { busConnectOptions, connectBus, provisionBus } from '@sisporta/nats'
 import { createMetricsRegistry, runService, type Logger } from '@sisporta/observability'
 import { authFromSettings, readPem, resolveAuth } from './auth-options.js'
@@ -51,7 +51,7 @@ export async function runGateway (settings: Settings, config: SisportaConfig, lo
       // In-flight batches were answered before the app closed; drain flushes what is left.
       startup.onClose(async () => { if (!nc.isClosed()) await nc.drain() })
       startup.waitFor('the bus to be provisioned (JetStream streams, consumer, load registry)')
-      await provisionBus(nc, names, { maxDeliver: settings.maxDeliver, dlqMaxAgeSec: settings.dlqMaxAgeSec, log })
+      await provisionBus(nc, names, { ...busProvisioning(settings), log })
       return await buildGatewayApp({
         config,
         nc,

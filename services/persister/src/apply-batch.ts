@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import type { LoadMode, StreamConfig } from '@sisporta/contracts'
-import { BOOKKEEPING, MysqlErrno, collectWarnings, isTransientMysqlError, warningKind, type SisportaDatabase, type StatementWarning } from '@sisporta/db'
+import { BOOKKEEPING, MysqlErrno, collectWarnings, isTransientMysqlError, serverFlavour, warningKind, type ServerFlavour, type SisportaDatabase, type StatementWarning } from '@sisporta/db'
 import { PersistError } from './errors.js'
 import { changedValueError } from './changed-value.js'
 import { rowOfStatement } from './statement-row.js'
@@ -96,7 +96,7 @@ export async function applyBatch (db: Kysely<SisportaDatabase>, stream: StreamCo
   const { rowCount, rowEnds, bytes } = rendered
   const maxRows = Math.max(1, limits.maxRows ?? DEFAULT_LIMITS.maxRows)
   const maxBytes = limits.maxBytes ?? DEFAULT_LIMITS.maxBytes
-  const upsert = upsertFor(db, stream, rendered.columns)
+  const upsert = upsertFor(db, stream, rendered.columns, await serverFlavour(db).catch((err: unknown) => { throw classify(err, stream, batch) }))
   const what = `batch ${batch.batch} of load ${batch.loadId}`
   const check = targetCheck(db)
   const trx = await db.startTransaction().execute().catch((err: unknown) => { throw classify(err, stream, batch) })
@@ -218,16 +218,16 @@ function classify (err: unknown, stream: StreamConfig, batch: BatchToApply): unk
 const prepared = new WeakMap<StreamConfig, Map<string, UpsertStatement>>()
 
 /** The upsert of a stream for one column list, prepared once (batches of a load share their columns). */
-function upsertFor (db: Kysely<SisportaDatabase>, stream: StreamConfig, columns: readonly string[]): UpsertStatement {
+function upsertFor (db: Kysely<SisportaDatabase>, stream: StreamConfig, columns: readonly string[], flavour: ServerFlavour): UpsertStatement {
   let byColumns = prepared.get(stream)
   if (byColumns === undefined) {
     byColumns = new Map()
     prepared.set(stream, byColumns)
   }
-  const key = columns.join(',')
+  const key = `${flavour.rowAlias ? 'alias' : 'values'}:${columns.join(',')}`
   let upsert = byColumns.get(key)
   if (upsert === undefined) {
-    upsert = prepareUpsert(db, stream, columns)
+    upsert = prepareUpsert(db, stream, columns, flavour)
     if (byColumns.size < 64) byColumns.set(key, upsert)
   }
   return upsert

@@ -4,6 +4,7 @@ import type { Consumer, JetStreamClient, JsMsg, NatsConnection } from 'nats'
 import { BatchHeaders, type BusNames, type SisportaConfig } from '@sisporta/contracts'
 import { createDb, type SisportaDatabase } from '@sisporta/db'
 import type { Logger, Worker } from '@sisporta/observability'
+import { isBusUnavailable } from '@sisporta/nats'
 import { admitBatch, type LoadLookup } from './admit-batch.js'
 import { applyBatch, type ApplyLimits, type ApplyResult } from './apply-batch.js'
 import { createBatchDecoder, type BatchDecoder, type DecodedBatch } from './decode-batch.js'
@@ -227,8 +228,8 @@ class ConsumerLoop implements PersisterWorker {
         if (failure instanceof RowsRefusedError && failure.applied > 0) metrics.rows.inc({ stream: label }, failure.applied)
         log.error({ err: failure, deliveries, dlq: this.#o.names.dlqSubject(label) }, 'batch dead-lettered')
       }
-      // a load the registry does not show yet is transient too, but says nothing about MySQL
-      if (failure !== undefined && !(failure instanceof PersistError) && isTransientError(failure)) this.#mysqlSuspect = true
+      // a load the registry does not show yet, or NATS not answering, is transient too, but says nothing about MySQL
+      if (failure !== undefined && !(failure instanceof PersistError) && !isBusUnavailable(failure) && isTransientError(failure)) this.#mysqlSuspect = true
     } finally {
       clearInterval(keepAlive)
       metrics.inFlight.dec()

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { sql } from 'kysely'
 import { busNames, type SisportaConfig } from '@sisporta/contracts'
-import { DEFAULT_PORTS, metricsListen, requireSetting, type Settings } from '@sisporta/config'
+import { DEFAULT_PORTS, busProvisioning, metricsListen, requireSetting, type Settings } from '@sisporta/config'
 import { createDb, exactPoolOptions, isUnreachableDatabase } from '@sisporta/db'
 import { LoadRegistry, busConnectOptions, connectBus, provisionBus } from '@sisporta/nats'
 import { createMetricsRegistry, runService, type Logger } from '@sisporta/observability'
@@ -37,7 +37,7 @@ export async function runPersister (settings: Settings, config: SisportaConfig, 
       const nc = await connectBus({ url: settings.natsUrl, security: settings.nats, name: `sisporta-persister-${hostname()}`, log, onRetry: (err) => { startup.failedAttempt(err) } })
       startup.onClose(async () => { if (!nc.isClosed()) await nc.drain() })
       startup.waitFor('the bus to be provisioned (JetStream streams, consumer, load registry)')
-      await provisionBus(nc, names, { maxDeliver: settings.maxDeliver, dlqMaxAgeSec: settings.dlqMaxAgeSec, log })
+      await provisionBus(nc, names, { ...busProvisioning(settings), log })
       const loads = await LoadRegistry.bind(nc, names, {
         onUntrusted: (key, reason) => { log.warn({ key, reason, code: 'SIS_BUS_LOAD_UNTRUSTED' }, 'refusing an untrusted load record') }
       })

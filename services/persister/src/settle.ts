@@ -1,6 +1,7 @@
 import { headers as natsHeaders, type JetStreamClient, type JsMsg } from 'nats'
 import { BatchHeaders, STREAM_NAME_PATTERN, type BusNames } from '@sisporta/contracts'
 import { isTransientMysqlError } from '@sisporta/db'
+import { isBusUnavailable } from '@sisporta/nats'
 import type { Logger } from '@sisporta/observability'
 
 /** Delays before a batch that failed transiently is redelivered, by delivery (1st, 2nd, …; the last repeats). */
@@ -16,12 +17,13 @@ export type SettleOutcome = 'acked' | 'nakked' | 'dead-lettered'
 
 /**
  * True when the failure may go away by itself (deadlock, lock wait, MySQL restarting or
- * unreachable; an error marked `transient`, such as a load the registry does not show yet),
+ * unreachable; NATS not answering for a moment, such as the registry electing a leader after a
+ * cluster node died; an error marked `transient`, such as a load the registry does not show yet),
  * looking through `cause` chains so that wrapped driver errors still count.
  */
 export function isTransientError (err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (isTransientMysqlError(e)) return true
+    if (isTransientMysqlError(e) || isBusUnavailable(e)) return true
     if ((e as { transient?: unknown }).transient === true) return true
   }
   return false

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { sql as ksql } from 'kysely'
 import { parseConfig } from '@sisporta/config'
-import { createDb, migrate } from '@sisporta/db'
+import { createDb, migrate, serverFlavour } from '@sisporta/db'
 import { testDatabase } from '@sisporta/testkit'
 import { prepareUpsert } from '../src/index.js'
 import { withRawJson } from '../src/raw-json.js'
@@ -44,7 +44,7 @@ t.test('sql literal – the rendered rows mean the same on a connection in gbk, 
   const db = createDb(url, { poolSize: 1 })
   t.teardown(() => db.destroy())
   await migrate(db, config)
-  const upsert = prepareUpsert(db, notes, ['id', 'label', 'price', 'doc'])
+  const upsert = prepareUpsert(db, notes, ['id', 'label', 'price', 'doc'], await serverFlavour(db))
   const body = `{"columns":["id","label","price","doc"],"rows":[${VALUES.map((v, i) => `[${i},${JSON.stringify(v)},"1.5",{"v":${JSON.stringify(v)},"n":1e400}]`).join(',')}]}`
   const fast = createRowTranscoder(notes)(Buffer.from(body), 9)
   t.ok(fast, 'the transcoder vouches for the batch')

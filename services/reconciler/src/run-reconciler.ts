@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { sql } from 'kysely'
-import { DEFAULT_PORTS, metricsListen, requireSetting, type Settings } from '@sisporta/config'
+import { DEFAULT_PORTS, busProvisioning, metricsListen, requireSetting, type Settings } from '@sisporta/config'
 import { busNames, type SisportaConfig } from '@sisporta/contracts'
 import { createDb, exactPoolOptions, isUnreachableDatabase } from '@sisporta/db'
 import { busConnectOptions, connectBus, LoadRegistry, provisionBus } from '@sisporta/nats'
@@ -41,7 +41,7 @@ export async function runReconciler (settings: Settings, config: SisportaConfig,
       const nc = await connectBus({ url: settings.natsUrl, security: settings.nats, name: `sisporta-reconciler@${hostname()}`, log, onRetry: (err) => { startup.failedAttempt(err) } })
       startup.onClose(async () => { if (!nc.isClosed()) await nc.drain() })
       startup.waitFor('the bus to be provisioned (JetStream streams, consumer, load registry)')
-      await provisionBus(nc, names, { maxDeliver: settings.maxDeliver, dlqMaxAgeSec: settings.dlqMaxAgeSec, log })
+      await provisionBus(nc, names, { ...busProvisioning(settings), log })
       // A record that fails the registry's checks is never acted on: a forged `approved` load
       // deletes nothing, a forged huge load id supersedes nothing.
       const registry = await LoadRegistry.bind(nc, names, {

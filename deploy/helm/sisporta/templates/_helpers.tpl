@@ -112,6 +112,8 @@ with the component's env, component first), then extraEnv.
 - name: SISPORTA_HTTP_PORT
   value: {{ .values.port | quote }}
 {{- end }}
+- name: SISPORTA_HEAP_MB
+  value: {{ $v.heapMb | quote }}
 {{- if $v.nodeOptions }}
 - name: NODE_OPTIONS
   value: {{ $v.nodeOptions | quote }}
@@ -159,6 +161,10 @@ with the component's env, component first), then extraEnv.
 {{- if $keys.jwtPublicKey }}
 {{ include "sisporta.secretEnv" (dict "root" $root "env" "SISPORTA_JWT_PUBLIC_KEY" "key" "jwtPublicKey") }}
 {{- end }}
+{{- end }}
+{{- if eq .name "gateway" }}
+- name: SISPORTA_GATEWAY_BODY_LIMIT
+  value: {{ include "sisporta.gatewayBodyLimitBytes" $root | quote }}
 {{- end }}
 {{- if eq .name "extractor" }}
 - name: SISPORTA_GATEWAY_URL
@@ -248,7 +254,7 @@ placement value wins over the release-wide one. */}}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with $v.serviceAccountName }}
+{{- with (include "sisporta.serviceAccountName" .) }}
 serviceAccountName: {{ . }}
 {{- end }}
 automountServiceAccountToken: false
@@ -273,7 +279,64 @@ affinity:
 {{- with (.values.topologySpreadConstraints | default $v.topologySpreadConstraints) }}
 topologySpreadConstraints:
   {{- toYaml . | nindent 2 }}
+{{- else }}
+{{- if and $v.topologySpread.enabled (ne .name "migrate") }}
+# spread replicas over nodes and zones when possible (ScheduleAnyway: never blocks scheduling)
+topologySpreadConstraints:
+  {{- range list "kubernetes.io/hostname" "topology.kubernetes.io/zone" }}
+  - maxSkew: {{ $v.topologySpread.maxSkew }}
+    topologyKey: {{ . }}
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "sisporta.selectorLabels" $ | nindent 8 }}
+  {{- end }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The service account a component's pods run under: its own (<fullname>-<component>) with
+serviceAccount.create, else serviceAccountName ("" = the namespace's default). migrate always
+uses serviceAccountName: it runs as a pre-install hook, before the release's objects exist. */}}
+{{- define "sisporta.serviceAccountName" -}}
+{{- if and .root.Values.serviceAccount.create (ne .name "migrate") }}
+{{- include "sisporta.componentName" . }}
+{{- else }}
+{{- .root.Values.serviceAccountName }}
+{{- end }}
+{{- end }}
+
+{{/* True ("true") when something other than the Deployment's replicas field (an HPA or a KEDA
+ScaledObject) sets a component's replica count: the Deployment then leaves `replicas` out, so
+`helm upgrade` never resets what the scaler chose. */}}
+{{- define "sisporta.scaled" -}}
+{{- if or (and .values.autoscaling .values.autoscaling.enabled) (and .values.keda .values.keda.enabled) }}true{{ end }}
+{{- end }}
+
+{{/* checksum/secret: a digest of the Secrets a component reads through its environment (the
+release's secrets.existingSecret and its NATS identity), looked up in the cluster at install /
+upgrade time, so `helm upgrade` after a Secret change rolls the pods. Empty when the Secrets
+cannot be read (helm template, --dry-run): the annotation is then left out. The JWKS Secret is
+not included: the gateway re-reads it in place. */}}
+{{- define "sisporta.secretChecksum" -}}
+{{- $v := .root.Values }}
+{{- $names := list $v.secrets.existingSecret }}
+{{- if and $v.nats.auth (include "sisporta.usesNats" .) }}
+{{- $names = append $names (index ($v.nats.authSecrets | default dict) .name) }}
+{{- end }}
+{{- if and $v.nats.tls.secret (include "sisporta.usesNats" .) }}
+{{- $names = append $names $v.nats.tls.secret }}
+{{- end }}
+{{- $data := dict }}
+{{- range $names }}
+{{- if . }}
+{{- $secret := lookup "v1" "Secret" $.root.Release.Namespace . }}
+{{- if $secret }}
+{{- $_ := set $data . ($secret.data | default dict) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $data }}{{ toJson $data | sha256sum }}{{ end }}
 {{- end }}
 
 {{/* Volumes and mounts: the config file (read-only) and a small writable /tmp, since the root
@@ -361,7 +424,7 @@ metadata:
   labels:
     {{- include "sisporta.labels" . | nindent 4 }}
 spec:
-  {{- if not (and .values.autoscaling .values.autoscaling.enabled) }}
+  {{- if not (include "sisporta.scaled" .) }}
   replicas: {{ .values.replicas }}
   {{- end }}
   revisionHistoryLimit: 5
@@ -385,6 +448,12 @@ spec:
         {{- if not $v.existingConfigMap }}
         # Rolls the pods when sisporta.yaml changes.
         checksum/config: {{ toYaml $v.config | sha256sum }}
+        {{- end }}
+        {{- if $v.rollOnSecretChange }}
+        {{- with (include "sisporta.secretChecksum" .) }}
+        # Rolls the pods on `helm upgrade` when a Secret they read changed.
+        checksum/secret: {{ . }}
+        {{- end }}
         {{- end }}
         {{- with (.values.podAnnotations | default $v.podAnnotations) }}
         {{- toYaml . | nindent 8 }}
@@ -466,9 +535,27 @@ spec:
   {{- else }}
   maxUnavailable: {{ .values.pdb.maxUnavailable | default 1 }}
   {{- end }}
+  # a pod that is not ready protects nothing: let a drain evict it (a crash-looping replica
+  # must not block node maintenance)
+  unhealthyPodEvictionPolicy: AlwaysAllow
   selector:
     matchLabels:
       {{- include "sisporta.selectorLabels" . | nindent 6 }}
+{{- end }}
+{{- if .root.Values.serviceAccount.create }}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ include "sisporta.componentName" . }}
+  labels:
+    {{- include "sisporta.labels" . | nindent 4 }}
+  {{- with .root.Values.serviceAccount.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+# the services call no Kubernetes API
+automountServiceAccountToken: false
 {{- end }}
 {{- if and .values.autoscaling .values.autoscaling.enabled }}
 ---
@@ -509,7 +596,20 @@ spec:
 {{- if not (has (toString .Values.nats.auth) (list "" "password" "token" "creds" "nkey")) }}
 {{- fail (printf "nats.auth '%s' must be one of: \"\" (none), password, token, creds, nkey" (toString .Values.nats.auth)) }}
 {{- end }}
+{{- if and .Values.persister.keda.enabled .Values.persister.autoscaling.enabled }}
+{{- fail "persister.keda.enabled and persister.autoscaling.enabled are both set: KEDA creates its own HPA; enable one of them" }}
+{{- end }}
+{{- range $name, $env := dict "env" .Values.env "gateway.env" .Values.gateway.env }}
+{{- if hasKey ($env | default dict) "SISPORTA_GATEWAY_BODY_LIMIT" }}
+{{- fail (printf "%s.SISPORTA_GATEWAY_BODY_LIMIT: set gateway.bodyLimitMiB instead (it sets the gateway's limit and the Ingress body-size annotation together)" $name) }}
+{{- end }}
+{{- end }}
 {{- if and (not .Values.existingConfigMap) (not .Values.config) }}
 {{- fail "config (the streams of sisporta.yaml) or existingConfigMap is required" }}
 {{- end }}
+{{- end }}
+
+{{/* The gateway's body limit in bytes (SISPORTA_GATEWAY_BODY_LIMIT), from gateway.bodyLimitMiB. */}}
+{{- define "sisporta.gatewayBodyLimitBytes" -}}
+{{- mul (int .Values.gateway.bodyLimitMiB) 1048576 }}
 {{- end }}
