@@ -1,9 +1,18 @@
 import type { LoadRecord } from '@sisporta/contracts'
 
-/** One human line about a load, for `extract --wait`, `loads list` and the demo. */
+/**
+ * One human line about a load, for `extract --wait`, `loads list`, `loads show` and the demo.
+ *
+ * @example
+ * describeLoad({ id: 7, stream: 'orders', mode: 'full', state: 'sealed', rows: 120, batches: 1, truncatedFractions: 12, … })
+ * // 'load 7 · stream orders · full · sealed · 120 rows in 1 batches · 12 datetime values cut to the microsecond (fraction: truncate)'
+ */
 export function describeLoad (load: LoadRecord): string {
   const parts = [`load ${load.id}`, `stream ${load.stream}`, load.mode, load.state]
   if (load.rows !== undefined) parts.push(`${load.rows} rows in ${load.batches ?? 0} batches`)
+  if (load.truncatedFractions !== undefined && load.truncatedFractions > 0) {
+    parts.push(`${load.truncatedFractions} datetime value${load.truncatedFractions === 1 ? '' : 's'} cut to the microsecond (fraction: truncate)`)
+  }
   if (load.deletedRows !== undefined) parts.push(`${load.deletedRows} deleted`)
   if (load.state === 'held' && load.absentRows !== undefined) parts.push(`would delete ${load.absentRows} of ${load.tableRows ?? '?'}`)
   return parts.join(' · ')

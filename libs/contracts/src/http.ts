@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { LOAD_MODES, LoadRecordSchema, MAX_LOAD_BATCHES, MAX_LOAD_ID, MAX_LOAD_ROWS } from './load.js'
+import { LOAD_MODES, LoadRecordSchema, MAX_LOAD_BATCHES, MAX_LOAD_ID, MAX_LOAD_ROWS, MAX_LOAD_VALUES } from './load.js'
 
 /** Route prefix of the ingestion API. */
 export const API_PREFIX = '/v1'
@@ -37,7 +37,12 @@ export const SealBodySchema = Type.Object({
   /** Number of batches posted: they are numbered 0..batches-1. */
   batches: Type.Integer({ minimum: 0, maximum: MAX_LOAD_BATCHES }),
   /** Total rows over all batches (each batch holds at least one). */
-  rows: Type.Integer({ minimum: 0, maximum: MAX_LOAD_ROWS })
+  rows: Type.Integer({ minimum: 0, maximum: MAX_LOAD_ROWS }),
+  /**
+   * Datetime values the source cut to the microsecond, as their column's `fraction: truncate`
+   * asks (SQL Server datetime2(7) / datetimeoffset(7)); absent means none. Kept in the load record.
+   */
+  truncatedFractions: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_LOAD_VALUES }))
 }, { additionalProperties: false })
 
 /** Longest reason an abandon may state (a longer one is cut by the extractor before sending). */

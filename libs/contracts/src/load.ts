@@ -52,6 +52,8 @@ export const MAX_LOAD_BATCHES = 2147483647
 export const MAX_LOAD_ROWS = Number.MAX_SAFE_INTEGER
 /** Load ids are exact integers as well (a sequence starting at 1). */
 export const MAX_LOAD_ID = Number.MAX_SAFE_INTEGER
+/** Most values one load may count (a row holds several): exact JavaScript integers too. */
+export const MAX_LOAD_VALUES = Number.MAX_SAFE_INTEGER
 
 const Count = (maximum: number): ReturnType<typeof Type.Integer> => Type.Integer({ minimum: 0, maximum })
 
@@ -68,6 +70,11 @@ export const LoadRecordSchema = Type.Object({
   sealedAt: Type.Optional(Type.String()),
   batches: Type.Optional(Count(MAX_LOAD_BATCHES)),
   rows: Type.Optional(Count(MAX_LOAD_ROWS)),
+  /**
+   * Stated at seal time when not zero: datetime values the source cut to the microsecond because
+   * their column says `fraction: truncate` (SQL Server datetime2(7) / datetimeoffset(7)).
+   */
+  truncatedFractions: Type.Optional(Count(MAX_LOAD_VALUES)),
   /** Counted by the reconciler from the persisters' bookkeeping. */
   appliedAt: Type.Optional(Type.String()),
   appliedBatches: Type.Optional(Count(MAX_LOAD_BATCHES)),

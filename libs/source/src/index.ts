@@ -1,5 +1,5 @@
 export type {
-  KeyValues, SourceColumnDescription, SourceDescription, SourceDialect, SourceDialectOptions, SourceLogger, WireRow
+  KeyValues, SourceColumnDescription, SourceDescription, SourceDialect, SourceDialectOptions, SourceLogger, ValuesChanged, WireRow
 } from './source-dialect.js'
 export { createSourceDialect } from './create-source-dialect.js'
 export { streamPages, type StreamPagesOptions } from './stream-pages.js'

@@ -68,8 +68,25 @@ export interface SourceDialect {
   /** The catalogue's row-count estimate for a table stream; undefined for queries or when unknown. */
   estimateRows (stream: StreamConfig): Promise<number | undefined>
 
+  /**
+   * What the dialect changed on purpose, as the stream's config asks, in the rows it handed out
+   * for the stream's current load: counted since the stream was last described or its first page
+   * (`after` undefined) read. The extractor asks after the last page and seals the load with it.
+   * Dialects that never change a value (MySQL, PostgreSQL) leave it out.
+   */
+  valuesChanged? (stream: StreamConfig): ValuesChanged
+
   /** Closes the connections. Idempotent; any call after it fails with `SIS_SRC_CLOSED`. */
   close (): Promise<void>
+}
+
+/** Values a dialect changed on purpose in one load (see `SourceDialect.valuesChanged`). */
+export interface ValuesChanged {
+  /**
+   * SQL Server `fraction: truncate`: datetime values whose non-zero 7th fractional digit (100 ns)
+   * was cut to the microsecond, over all such columns.
+   */
+  readonly truncatedFractions: number
 }
 
 /** The slice of a pino logger the dialects use (a pino `Logger` fits). */

@@ -176,7 +176,7 @@ t.test('mssql dialect (without a server) – describe checks the login, then the
   t.same(pool.sent[2]!.params, { schema: ['nvarchar(128)', 'dbo'], name: ['nvarchar(128)', 'Produtos'] }, 'names travel as parameters')
   t.same(pool.sent[3]!.params, { object_id: ['int', 1234] })
   t.same(pool.sent[4]!.params, { object_id: ['int', 1234] })
-  t.same(pool.sent[5]!.params, { object_id: ['int', 1234] }, 'RLS, masks and memory-optimized asked about the resolved table')
+  t.same(pool.sent[5]!.params, { object_id: ['int', 1234], tsql: ['nvarchar(max)', null], query: ['nvarchar(max)', null] }, 'RLS, masks and memory-optimized asked about the resolved table')
 
   await dialect.describe(products)
   t.same(pool.sent.slice(6).map((s) => s.sql), [DATABASE_SQL, WRITE_ACCESS_SQL, FIND_OBJECT_SQL, TABLE_COLUMNS_SQL, UNIQUE_INDEXES_SQL, SILENT_FILTERS_SQL],

@@ -19,23 +19,32 @@ const COLUMNS = [
 ]
 
 class Fake implements MssqlPoolLike {
-  readonly pages: MssqlResultLike[]
+  /** A page statement's answer: its rows, or an error it fails with. */
+  readonly pages: Array<MssqlResultLike | Error>
   readonly sent: string[] = []
-  constructor (pages: MssqlResultLike[]) { this.pages = pages }
+  readonly database: unknown[]
+  readonly columns: unknown[][]
+  constructor (pages: Array<MssqlResultLike | Error>, { database = ['ERP', 'ON', false, 'READ_WRITE', '16.0.4135.4', 'reader', 'reader'], columns = COLUMNS }: { database?: unknown[], columns?: unknown[][] } = {}) {
+    this.pages = pages
+    this.database = database
+    this.columns = columns
+  }
   async connect (): Promise<void> {}
   async close (): Promise<void> {}
   request (): ReturnType<MssqlPoolLike['request']> {
     const answer = (sql: string): MssqlResultLike => {
       const rows = (recordset: unknown[][]): MssqlResultLike => ({ recordset, columns: [[]] })
       switch (sql) {
-        case DATABASE_SQL: return rows([['ERP', 'ON', false, 'READ_WRITE', '16.0.4135.4', 'reader', 'reader']])
+        case DATABASE_SQL: return rows([this.database])
         case FIND_OBJECT_SQL: return rows([['dbo', 'Pedidos', 'U ', 7]])
-        case TABLE_COLUMNS_SQL: return rows(COLUMNS)
+        case TABLE_COLUMNS_SQL: return rows(this.columns)
         case UNIQUE_INDEXES_SQL: return rows([[1, 'PK_Pedidos', true, 'Id']])
       }
       if (sql.startsWith('SET TRANSACTION')) {
         this.sent.push(sql)
-        return this.pages.shift() ?? rows([])
+        const next = this.pages.shift() ?? rows([])
+        if (next instanceof Error) throw next
+        return next
       }
       return rows([])
     }
@@ -96,4 +105,56 @@ t.test('fraction (dialect) – a load hands out values cut to the microsecond an
   await dialect.describe(s)
   await dialect.readPage(s, undefined, 2)
   t.same(sink.lines.filter((l) => l.level === 'warn').map((l) => (l.fields as { truncated: number }).truncated), [2, 1, 1])
+})
+
+t.test('fraction (dialect) – valuesChanged: the load\'s count over every page handed out, from zero at describe and at a first page', async (t) => {
+  const fake = new Fake([
+    page([[1, '2024-12-31 23:59:59.9999999', '2024-12-31 21:59:59.1234560'], [2, '2024-01-01 00:00:00.0000001', null]]),
+    page([[3, '2024-01-01 00:00:00.1234560', '2024-01-01 00:00:00.0000005']])
+  ])
+  const dialect = new MssqlDialect(fake)
+  const s = orders({ fraction: 'truncate' })
+  t.same(dialect.valuesChanged(s), { truncatedFractions: 0 }, 'a stream never read')
+  await dialect.describe(s)
+  await dialect.readPage(s, undefined, 2)
+  t.same(dialect.valuesChanged(s), { truncatedFractions: 2 }, 'so far')
+  await dialect.readPage(s, [2], 2)
+  t.same(dialect.valuesChanged(s), { truncatedFractions: 3 }, 'the whole load, all columns together, still there after the last page')
+  t.same(dialect.valuesChanged(orders({ fraction: 'truncate' })), { truncatedFractions: 0 }, 'per stream')
+
+  fake.pages.push(page([[4, '2024-01-01 00:00:00.0000009', '2024-01-01 00:00:00.0000009']]))
+  await dialect.readPage(s, undefined, 2)
+  t.same(dialect.valuesChanged(s), { truncatedFractions: 2 }, 'a next load (not described again) counts from its first page')
+  await dialect.describe(s)
+  t.same(dialect.valuesChanged(s), { truncatedFractions: 0 }, 'describe starts a load too')
+})
+
+t.test('fraction (dialect) – valuesChanged: a page read in steps (LOB columns, locking READ COMMITTED) that fails half-way is not counted twice when read again', async (t) => {
+  const noSnapshot = ['ERP', 'OFF', false, 'READ_WRITE', '16.0.4135.4', 'reader', 'reader']
+  const withNote = [...COLUMNS, ['Nota', 'nvarchar', -1, 0, 0, true, null]]
+  const step = (from: number, n: number): MssqlResultLike => ({
+    recordset: Array.from({ length: n }, (_, i) => [from + i, '2024-01-01 00:00:00.0000001', null, 'nota']),
+    columns: [[]]
+  })
+  const fake = new Fake([step(1, 2), step(3, 1000), new Error('Connection lost - read ECONNRESET'), step(3, 1000), step(1003, 200)], { database: noSnapshot, columns: withNote })
+  const dialect = new MssqlDialect(fake)
+  const s = stream({
+    name: 'orders',
+    source: { table: 'dbo.Pedidos' },
+    key: ['id'],
+    columns: [
+      { name: 'id', from: 'Id', type: 'int' },
+      { name: 'created', from: 'Criado', type: 'datetime', fraction: 'truncate' },
+      { name: 'at', from: 'Quando', type: 'datetime', fraction: 'truncate' },
+      { name: 'note', from: 'Nota', type: 'string' }
+    ]
+  })
+  await dialect.describe(s)
+  t.equal((await dialect.readPage(s, undefined, 2)).length, 2)
+  t.same(dialect.valuesChanged(s), { truncatedFractions: 2 })
+  await t.rejects(dialect.readPage(s, [2], 1500), /ECONNRESET/, 'the second step of the page fails')
+  t.same(dialect.valuesChanged(s), { truncatedFractions: 2 }, 'the first step\'s 1000 rows are not counted: the page is read again')
+  t.equal((await dialect.readPage(s, [2], 1500)).length, 1200)
+  t.same(dialect.valuesChanged(s), { truncatedFractions: 1202 }, 'every row handed out, once')
+  t.equal(fake.sent.length, 5, 'the page was read in steps of at most 1000 rows')
 })

@@ -3,7 +3,7 @@ import type { ColumnMapping, StreamConfig } from '@sisporta/contracts'
 import { convertPage, createRowConversion } from '../src/convert-rows.js'
 import type { SourceDescription, SourceLogger, WireRow } from '../src/source-dialect.js'
 import { checkColumnTypes } from '../src/type-fit.js'
-import { countCutFractions, createFractionTallies, findCutFractions, reportTruncatedFractions } from '../src/mssql/mssql-fraction.js'
+import { LoadFractionCounts, countCutFractions, createFractionTallies, findCutFractions, reportTruncatedFractions } from '../src/mssql/mssql-fraction.js'
 import { mssqlColumnInfo, mssqlTypeProblem, type MssqlColumnInfo } from '../src/mssql/mssql-types.js'
 import { createMssqlValueConverter, sqlDateTimeToWireTruncated } from '../src/mssql/mssql-values.js'
 import { stream } from './fixtures.js'
@@ -108,4 +108,27 @@ t.test('fraction – no tallies, no work, for a stream without the option', asyn
   const s = orders()
   t.same(createFractionTallies(s), [undefined, undefined])
   t.equal(findCutFractions([[1, '2024-01-01 10:00:00.1234567']], createFractionTallies(s)), undefined)
+})
+
+t.test('fraction – the load\'s count: what each page adds, per stream, from zero when a load starts', async (t) => {
+  const s = orders({ fraction: 'truncate' })
+  const tallies = createFractionTallies(s)
+  const raw = [[1, '2024-01-01 10:00:00.1234567'], [2, '2024-01-01 10:00:00.1234560'], [3, '2024-01-01 10:00:00.0000001']]
+  const cut = findCutFractions(raw, tallies)!
+  t.equal(countCutFractions(raw as WireRow[], cut, tallies), 2, 'the values this page cut')
+  t.equal(countCutFractions([], cut, tallies), 0, 'a page handing out none of them adds nothing')
+  const counts = new LoadFractionCounts()
+  const other = orders({ fraction: 'truncate' })
+  t.equal(counts.of(s), 0, 'nothing read yet')
+  counts.start(s)
+  counts.add(s, 2)
+  counts.add(s, 0)
+  counts.add(s, 5)
+  counts.add(other, 1)
+  t.equal(counts.of(s), 7)
+  t.equal(counts.of(other), 1, 'each stream its own')
+  counts.set(s, 2)
+  t.equal(counts.of(s), 2, 'set back')
+  counts.start(s)
+  t.equal(counts.of(s), 0, 'a new load')
 })

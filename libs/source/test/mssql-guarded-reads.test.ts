@@ -20,6 +20,8 @@ interface Fake {
   writeAccess?: unknown[][]
   silentFilters?: unknown[][]
   pages?: unknown[][][]
+  /** `sys.objects.type` of `dbo.Notas`: `'U '` unless given (`'V '`: a view). */
+  objectType?: string
 }
 
 class FakePool implements MssqlPoolLike {
@@ -48,7 +50,7 @@ class FakePool implements MssqlPoolLike {
     switch (sql) {
       case DATABASE_SQL: return rows([f.database ?? ['ERP', 'ON', false, 'READ_WRITE', '16.0.4135.4', 'sisporta_reader', 'sisporta_reader']])
       case WRITE_ACCESS_SQL: return rows(f.writeAccess ?? [])
-      case FIND_OBJECT_SQL: return rows([['dbo', 'Notas', 'U ', 77]])
+      case FIND_OBJECT_SQL: return rows([['dbo', 'Notas', f.objectType ?? 'U ', 77]])
       case TABLE_COLUMNS_SQL: return rows([['Id', 'int', 4, 10, 0, false, null], ['Texto', 'nvarchar', -1, 0, 0, true, 'Latin1_General_CI_AS']])
       case UNIQUE_INDEXES_SQL: return rows([[1, 'PK_Notas', true, 'Id']])
       case SILENT_FILTERS_SQL: return rows(f.silentFilters ?? [])
@@ -65,9 +67,9 @@ const notes = (source: StreamConfig['source'] = { table: 'dbo.Notas' }): StreamC
   key: ['id'],
   columns: [{ name: 'id', from: 'Id', type: 'int' }, { name: 'text', from: 'Texto', type: 'string' }]
 })
-const noteQuery = (): StreamConfig => stream({
+const noteQuery = (extra: { allowFiltered?: boolean, nolock?: boolean } = {}): StreamConfig => stream({
   name: 'note_query',
-  source: { query: 'SELECT n.Id AS id, n.Texto AS text FROM dbo.Notas AS n' },
+  source: { query: 'SELECT n.Id AS id, n.Texto AS text FROM dbo.Notas AS n', ...extra },
   key: ['id'],
   columns: [{ name: 'id', from: 'id', type: 'int' }, { name: 'text', from: 'text', type: 'string' }]
 })
@@ -86,13 +88,56 @@ t.test('mssql guarded reads – a read-only login: one write check for the login
   const order = pool.sent.map((s) => s.sql)
   t.same(order.slice(0, 2), [DATABASE_SQL, WRITE_ACCESS_SQL], 'the login is checked before the table is looked at')
   const filters = pool.sent.find((s) => s.sql === SILENT_FILTERS_SQL)
-  t.same(filters?.params, { object_id: 77 }, 'RLS, masks and memory-optimized asked about the resolved table')
+  t.same(filters?.params, { object_id: 77, tsql: null, query: null }, 'RLS, masks and memory-optimized asked about the resolved table')
   t.equal(order.filter((s) => s === WRITE_ACCESS_SQL).length, 1)
 
   const queries = new FakePool({})
   await new MssqlDialect(queries).describe(noteQuery())
   t.same(queries.sent.map((s) => s.sql).slice(0, 2), [DATABASE_SQL, WRITE_ACCESS_SQL], 'a query stream gets the login check too')
-  t.notOk(queries.sent.some((s) => s.sql === SILENT_FILTERS_SQL), 'no table of its own to look at')
+  t.same(queries.sent.find((s) => s.sql === SILENT_FILTERS_SQL)?.params, {
+    object_id: null,
+    tsql: 'SELECT * FROM (\nSELECT n.Id AS id, n.Texto AS text FROM dbo.Notas AS n\n) AS q',
+    query: 'SELECT n.Id AS id, n.Texto AS text FROM dbo.Notas AS n'
+  }, 'a query stream: what its result columns come from and every object its text names')
+  const views = new FakePool({ objectType: 'V ' })
+  await new MssqlDialect(views).describe(notes())
+  t.same(views.sent.find((s) => s.sql === SILENT_FILTERS_SQL)?.params, { object_id: 77, tsql: 'SELECT * FROM [dbo].[Notas]', query: null },
+    'a view: itself, and its columns described down to their base tables')
+})
+
+t.test('mssql guarded reads – a query or view over a filtered or masked table is refused unless source.allowFiltered', async (t) => {
+  const filtered = new FakePool({ silentFilters: [['rls', '[dbo].[Notas]', '[seg].[PorFilial]', null]] })
+  await t.rejects(new MssqlDialect(filtered).describe(noteQuery()), { code: 'SIS_SRC_FILTERED', stream: 'note_query', exitCode: 2, message: /Row-Level Security filters \[dbo\]\.\[Notas\] by security policy \[seg\]\.\[PorFilial\]/ })
+  t.equal(filtered.pages.length, 0, 'nothing read')
+  const masked = [['source', 'id', '[dbo].[Notas]', 'Id'], ['source', 'text', '[dbo].[Notas]', 'Texto'], ['mask', '[dbo].[Notas]', 'Texto', 'default()']]
+  await t.rejects(new MssqlDialect(new FakePool({ silentFilters: masked, objectType: 'V ' })).describe(notes()), { code: 'SIS_SRC_FILTERED', message: /Dynamic Data Masking hides \[dbo\]\.\[Notas\] column Texto/ }, 'a view column traced to a masked column')
+  await t.rejects(new MssqlDialect(new FakePool({ silentFilters: masked })).describe(noteQuery()), { code: 'SIS_SRC_FILTERED' }, 'a query column traced to a masked column')
+  await new MssqlDialect(new FakePool({ silentFilters: [masked[0]!, ['source', 'text', '[dbo].[Notas]', 'Nome'], masked[2]!] })).describe(noteQuery())
+  t.pass('no mapped column comes from the masked one: accepted')
+  const other = new FakePool({ silentFilters: [['unresolved', '[Outra].[dbo].[Precos]', null, null]] })
+  await t.rejects(new MssqlDialect(other).describe(noteQuery()), { code: 'SIS_SRC_FILTERED', message: /reads \[Outra\]\.\[dbo\]\.\[Precos\] in another database or on another server, whose security policies and masks cannot be checked from database 'ERP'/ })
+  const { log, warnings } = logSink()
+  const opted = new MssqlDialect(new FakePool({ silentFilters: [['rls', '[dbo].[Notas]', '[seg].[PorFilial]', null]], pages: [rowsFrom(1, 1)] }), { log })
+  const optedQuery = noteQuery({ allowFiltered: true })
+  t.same(await opted.readPage(optedQuery, undefined, 10), [[1, 'nota 1']], 'opted in: read')
+  t.match(warnings, [/loading what the login sees because the stream sets source\.allowFiltered/])
+})
+
+t.test('mssql guarded reads – a view or query over a memory-optimized table is read at READ COMMITTED, without a hint', async (t) => {
+  const silentFilters = [['memory-optimized', '[dbo].[Sessoes]', null, null]]
+  const { log, warnings } = logSink()
+  const view = new FakePool({ silentFilters, objectType: 'V ', pages: [rowsFrom(1, 3)] })
+  await new MssqlDialect(view, { log }).readPage(notes({ table: 'dbo.Notas', nolock: true }), undefined, 3)
+  t.equal(view.pages[0]!.sql.split('\n')[0], 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED;', 'not SNAPSHOT (error 41332), not READ UNCOMMITTED')
+  t.match(view.pages[0]!.sql, / FROM \[dbo\]\.\[Notas\] AS s ORDER BY/, 'no hint on the view: neither SNAPSHOT (the view is no memory-optimized table) nor NOLOCK')
+  t.match(warnings, [/reads the memory-optimized \[dbo\]\.\[Sessoes\] through a view or query, .* pages are read at READ COMMITTED \(nolock ignored\)/])
+  const query = new FakePool({ silentFilters, pages: [rowsFrom(1, 3)] })
+  const nolockQuery = noteQuery({ nolock: true })
+  await new MssqlDialect(query).readPage(nolockQuery, undefined, 3)
+  t.equal(query.pages[0]!.sql.split('\n')[0], 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED;', 'a nolock query over one: READ COMMITTED too')
+  const plain = new FakePool({ objectType: 'V ', pages: [rowsFrom(1, 3)] })
+  await new MssqlDialect(plain).readPage(notes(), undefined, 3)
+  t.equal(plain.pages[0]!.sql.split('\n')[0], 'SET TRANSACTION ISOLATION LEVEL SNAPSHOT;', 'a view over disk tables: SNAPSHOT as before')
 })
 
 t.test('mssql guarded reads – a login that can write is refused for table and query streams, every capability named', async (t) => {
@@ -137,7 +182,7 @@ t.test('mssql guarded reads – Row-Level Security or masking refuses the stream
 })
 
 t.test('mssql guarded reads – a memory-optimized table is read at READ COMMITTED with WITH (SNAPSHOT)', async (t) => {
-  const pool = new FakePool({ silentFilters: [['memory-optimized', null, null, null]], pages: [rowsFrom(1, 3)] })
+  const pool = new FakePool({ silentFilters: [['memory-optimized', '[dbo].[Notas]', null, null]], pages: [rowsFrom(1, 3)] })
   await new MssqlDialect(pool).readPage(notes({ table: 'dbo.Notas', nolock: true }), undefined, 3000)
   t.equal(pool.pages.length, 1, 'no LOB cap: memory-optimized reads take no locks')
   t.equal(pool.pages[0]!.sql.split('\n')[0], 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED;', 'not SNAPSHOT (error 41332), not READ UNCOMMITTED')

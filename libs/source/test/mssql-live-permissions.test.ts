@@ -3,8 +3,9 @@ import type { SourceDialect } from '../src/index.js'
 import { stream } from './fixtures.js'
 import { liveServer, whenMssqlLive, type LiveServer, type Teardown } from './mssql-live-setup.js'
 
-// The login's write check, Row-Level Security / masking detection, memory-optimized tables and
-// LOB pages at locking READ COMMITTED against a real server (issue 12, defects 6, 11, 8). Runs
+// The login's write check, Row-Level Security / masking detection (on tables, and under views and
+// query streams), memory-optimized tables (read directly, and under a view or query) and LOB
+// pages at locking READ COMMITTED against a real server (issue 12, defects 6, 11, 8). Runs
 // where SISPORTA_TEST_MSSQL_URL points at a server with a login that may create databases and
 // logins (as mssql-live.test.ts, see mssql-live-setup.ts), and reports itself skipped otherwise.
 
@@ -96,7 +97,11 @@ whenMssqlLive('mssql live permissions', () => {
       ['ALTER ANY USER', ['GRANT ALTER ANY USER TO {user}'], /ALTER ANY USER on the database/],
       ['ALTER ANY ROLE', ['GRANT ALTER ANY ROLE TO {user}'], /ALTER ANY ROLE on the database/],
       ['IMPERSONATE', ['CREATE USER sisporta_owner_u WITHOUT LOGIN', 'GRANT IMPERSONATE ON USER::sisporta_owner_u TO {user}'], /IMPERSONATE on USER::\[sisporta_owner_u\]/],
-      ['db_securityadmin', ['ALTER ROLE db_securityadmin ADD MEMBER {user}'], /member of db_securityadmin/]
+      ['db_securityadmin', ['ALTER ROLE db_securityadmin ADD MEMBER {user}'], /member of db_securityadmin/],
+      // object permissions are asked only of objects the login's token owns or was granted on: through a role, and by ownership
+      ['a custom role\'s grant', ['CREATE ROLE sisporta_grava', 'GRANT DELETE ON dbo.Outra TO sisporta_grava', 'ALTER ROLE sisporta_grava ADD MEMBER {user}'], /DELETE on \[dbo\]\.\[Outra\]/],
+      ['public\'s grant', ['GRANT UPDATE ON dbo.Outra TO public'], /UPDATE on \[dbo\]\.\[Outra\]/],
+      ['an owned table', ['ALTER AUTHORIZATION ON OBJECT::dbo.Outra TO {user}'], /CONTROL.* on \[dbo\]\.\[Outra\]|on \[dbo\]\.\[Outra\].*CONTROL/]
     ]
     for (const [what, grants, message] of refused) {
       const url = await live.login(grants)
@@ -105,6 +110,9 @@ whenMssqlLive('mssql live permissions', () => {
         await t.rejects(dialect.describe(s), { code: 'SIS_SRC_WRITABLE_LOGIN', message }, `${what}: ${s.name} refused`)
       }
       if (grants[0]!.startsWith('CREATE USER')) await live.admin.request().batch('DROP USER sisporta_owner_u')
+      if (grants[0]!.startsWith('CREATE ROLE')) await live.admin.request().batch('REVOKE DELETE ON dbo.Outra FROM sisporta_grava')
+      if (grants[0]!.includes('TO public')) await live.admin.request().batch('REVOKE UPDATE ON dbo.Outra FROM public')
+      if (grants[0]!.startsWith('ALTER AUTHORIZATION')) await live.admin.request().batch('ALTER AUTHORIZATION ON OBJECT::dbo.Outra TO SCHEMA OWNER')
     }
     const executor = await live.login(['GRANT EXECUTE TO {user}'])
     const allowed = live.open(executor, { allowWritableLogin: true })
@@ -127,6 +135,26 @@ whenMssqlLive('mssql live permissions', () => {
     const blind = warnings()
     await live.open(await live.login([]), { log: blind.log }).describe(notes())
     t.ok(blind.lines.some((l) => /cannot see Row-Level Security policies/.test(l)), 'without VIEW DEFINITION: warned that the check cannot see policies')
+
+    // the filtered table read through a query stream (joined, only in a WHERE, or under a view whose name does not contain the table's) or a view
+    await live.admin.request().batch('CREATE VIEW dbo.vNotas AS SELECT n.Id, n.Filial, n.Texto, n.Email FROM dbo.Notas AS n')
+    await live.admin.request().batch('CREATE VIEW dbo.vResumo AS SELECT v.Id, v.Email FROM dbo.vNotas AS v')
+    await live.admin.request().batch('INSERT INTO dbo.Outra (Id) VALUES (1), (2), (3), (4)')
+    const through = await live.login(['GRANT VIEW DEFINITION TO {user}', 'GRANT SELECT ON dbo.vNotas TO {user}', 'GRANT SELECT ON dbo.vResumo TO {user}', 'GRANT SELECT ON dbo.Outra TO {user}'])
+    const policy = /Row-Level Security filters \[dbo\]\.\[Notas\] by security policy \[seg\]\.\[PorFilial\]/
+    const joined = stream({ name: 'joined', source: { query: 'SELECT o.Id AS id, n.Email AS email FROM dbo.Outra AS o JOIN dbo.Notas AS n ON n.Id = o.Id' }, key: ['id'], columns: [{ name: 'id', from: 'id', type: 'int' }, { name: 'email', from: 'email', type: 'string' }] })
+    const onlyInWhere = stream({ name: 'only_in_where', source: { query: 'SELECT o.Id AS id FROM dbo.Outra AS o WHERE EXISTS (SELECT 1 FROM dbo.Notas AS n WHERE n.Id = o.Id)' }, key: ['id'], columns: [{ name: 'id', from: 'id', type: 'int' }] })
+    const overView = stream({ name: 'over_view', source: { query: 'SELECT v.Id AS id FROM dbo.vResumo AS v' }, key: ['id'], columns: [{ name: 'id', from: 'id', type: 'int' }] })
+    const viewStream = stream({ name: 'view', source: { table: 'dbo.vNotas' }, key: ['id'], columns: [{ name: 'id', from: 'Id', type: 'int' }] })
+    for (const s of [joined, onlyInWhere, overView, viewStream]) {
+      await t.rejects(live.open(through).describe(s), { code: 'SIS_SRC_FILTERED', exitCode: 2, message: policy }, `${s.name}: the filtered table under a query or view is refused`)
+    }
+    const unfiltered = stream({ name: 'unfiltered', source: { query: 'SELECT o.Id AS id FROM dbo.Outra AS o' }, key: ['id'], columns: [{ name: 'id', from: 'id', type: 'int' }] })
+    t.equal((await live.open(through).readPage(unfiltered, undefined, 10)).length, 4, 'a query over unfiltered tables only: accepted')
+    const throughLog = warnings()
+    const optedQuery = { ...joined, source: { ...joined.source, allowFiltered: true } }
+    t.equal((await live.open(through, { log: throughLog.log }).readPage(optedQuery, undefined, 10)).length, 2, 'opted in: the rows the login sees (Filial 0 of Ids 1–4)')
+    t.ok(throughLog.lines.some((l) => policy.test(l) && /source\.allowFiltered/.test(l)))
     await live.admin.request().batch('ALTER SECURITY POLICY seg.PorFilial WITH (STATE = OFF)')
 
     await live.admin.request().batch("ALTER TABLE dbo.Notas ALTER COLUMN Email ADD MASKED WITH (FUNCTION = 'email()')")
@@ -135,6 +163,17 @@ whenMssqlLive('mssql live permissions', () => {
     t.equal((await live.open(masked).describe(notes({}, false))).columns.length, 2, 'the masked column not mapped: accepted')
     const unmasked = await live.login(['GRANT UNMASK TO {user}'])
     t.equal((await live.open(unmasked).readPage(notes(), [0], 1))[0]?.[2], 'cliente1@example.com', 'UNMASK: accepted, values intact')
+
+    // the masked column read through a view or a query
+    const viewer = await live.login(['GRANT SELECT ON dbo.vNotas TO {user}'])
+    const maskedView = stream({ name: 'masked_view', source: { table: 'dbo.vNotas' }, key: ['id'], columns: [{ name: 'id', from: 'Id', type: 'int' }, { name: 'email', from: 'Email', type: 'string' }] })
+    await t.rejects(live.open(viewer).describe(maskedView), { code: 'SIS_SRC_FILTERED', message: /Dynamic Data Masking hides \[dbo\]\.\[Notas\] column Email \(masked with email\(\)\)/ }, 'a view column from the masked column: refused')
+    const idsView = stream({ name: 'ids_view', source: { table: 'dbo.vNotas' }, key: ['id'], columns: [{ name: 'id', from: 'Id', type: 'int' }, { name: 'text', from: 'Texto', type: 'string' }] })
+    t.equal((await live.open(viewer).readPage(idsView, undefined, 3)).length, 3, 'the view without the masked column: accepted (its columns traced to their base columns)')
+    const computed = stream({ name: 'computed', source: { query: 'SELECT n.Id AS id, UPPER(n.Email) AS email FROM dbo.Notas AS n' }, key: ['id'], columns: [{ name: 'id', from: 'id', type: 'int' }, { name: 'email', from: 'email', type: 'string' }] })
+    await t.rejects(live.open(viewer).describe(computed), { code: 'SIS_SRC_FILTERED', message: /Dynamic Data Masking hides \[dbo\]\.\[Notas\] column Email/ }, 'an expression over the masked column: refused')
+    const maskedOk = { ...maskedView, source: { table: 'dbo.vNotas', allowFiltered: true } }
+    t.match((await live.open(viewer).readPage(maskedOk, undefined, 1))[0]?.[1], /^c/, 'opted in: the masked values, as the login sees them')
   })
 
   t.test('mssql live permissions – a memory-optimized table reads under snapshot isolation', async (t) => {
@@ -154,6 +193,18 @@ whenMssqlLive('mssql live permissions', () => {
     const dialect = live.open(url)
     t.same(await dialect.readPage(memory, undefined, 2), [[1, 'um'], [2, 'dois']], 'no error 41332')
     t.same(await dialect.readPage(memory, [2], 2), [[3, 'três']])
+
+    // under a view or a query no WITH (SNAPSHOT) hint reaches the table: read at READ COMMITTED instead of failing with 41332
+    await live.admin.request().batch('CREATE VIEW dbo.vMemoria AS SELECT m.Id, m.Nome FROM dbo.Memoria AS m')
+    // VIEW DEFINITION: the view's references are then visible too, besides its columns' base tables (browse information)
+    const viewUrl = await live.login(['GRANT VIEW DEFINITION TO {user}', 'GRANT SELECT ON dbo.vMemoria TO {user}', 'GRANT SELECT ON dbo.Memoria TO {user}'])
+    const log = warnings()
+    const overView = live.open(viewUrl, { log: log.log })
+    const memoryView = stream({ name: 'memory_view', source: { table: 'dbo.vMemoria' }, key: ['id'], columns: [{ name: 'id', from: 'Id', type: 'int' }, { name: 'name', from: 'Nome', type: 'string' }] })
+    t.same(await overView.readPage(memoryView, undefined, 5), [[1, 'um'], [2, 'dois'], [3, 'três']], 'a view over a memory-optimized table: no error 41332')
+    t.ok(log.lines.some((l) => /reads the memory-optimized \[dbo\]\.\[Memoria\] through a view or query/.test(l)), 'said at describe')
+    const memoryQuery = stream({ name: 'memory_query', source: { query: 'SELECT m.Id AS id, m.Nome AS name FROM dbo.Memoria AS m', nolock: true }, key: ['id'], columns: [{ name: 'id', from: 'id', type: 'int' }, { name: 'name', from: 'name', type: 'string' }] })
+    t.same(await overView.readPage(memoryQuery, [1], 5), [[2, 'dois'], [3, 'três']], 'a nolock query over one: READ COMMITTED, no error')
   })
 
   t.test('mssql live permissions – LOB columns at locking READ COMMITTED are read in statements of 1,000 rows', async (t) => {

@@ -44,7 +44,8 @@ interface RunLoadDeps {
 /**
  * One load of one stream: checks the source, opens the load at the gateway, reads the source
  * page by page (keyset pagination, one short read per page), posts each page as a batch with a
- * few in flight, and seals the load with the batch and row counts.
+ * few in flight, and seals the load with the batch and row counts (and the datetime values the
+ * source cut to the microsecond, `fraction: truncate`, when there were any).
  *
  * A failure once the load is open — a source value that cannot be converted, a key that does
  * not advance, a batch the gateway refuses, a page read that crashes, the signal — abandons the
@@ -117,8 +118,11 @@ async function sendAndSeal (deps: RunLoadDeps, stream: StreamConfig, load: LoadR
   }
   if (failure !== undefined) throw failure
   signal?.throwIfAborted()
-  const sealed = await deps.gateway.seal(stream.name, load.id, { batches, rows }, { signal })
-  log.info({ batches, rows }, 'load sealed')
+  // values the source changed as the config asks (SQL Server `fraction: truncate`), for the load record
+  const truncatedFractions = deps.source.valuesChanged?.(stream).truncatedFractions ?? 0
+  const counts = truncatedFractions > 0 ? { batches, rows, truncatedFractions } : { batches, rows }
+  const sealed = await deps.gateway.seal(stream.name, load.id, counts, { signal })
+  log.info(counts, 'load sealed')
   return sealed
 }
 

@@ -183,14 +183,16 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
   }, async (request) => {
     const { stream, loadId } = request.params
     const { batches, rows } = request.body
+    // none cut is stated by leaving the count out, in the seal and in the load record
+    const truncatedFractions = request.body.truncatedFractions === 0 ? undefined : request.body.truncatedFractions
     const contradiction = tally.contradiction(stream, loadId, { batches, rows })
     if (contradiction !== undefined) throw new GatewayError('SIS_GW_SEAL_INVALID', `load ${loadId} of stream '${stream}': ${contradiction}`)
     // An unknown load is SIS_BUS_LOAD_UNKNOWN from the registry, answered 404.
-    const { load, changed } = await loads.transition(stream, loadId, (current) => sealChange(current, batches, rows))
+    const { load, changed } = await loads.transition(stream, loadId, (current) => sealChange(current, batches, rows, truncatedFractions))
     tally.forget(stream, loadId)
     const log = request.log.child({ stream, loadId })
-    if (changed) log.info({ batches, rows }, 'load sealed')
-    else log.info({ batches, rows, state: load.state }, 'load already sealed with these counts (a retry)')
+    if (changed) log.info({ batches, rows, truncatedFractions }, 'load sealed')
+    else log.info({ batches, rows, truncatedFractions, state: load.state }, 'load already sealed with these counts (a retry)')
     return { load } satisfies LoadReply
   })
 }
@@ -210,19 +212,22 @@ function answerBodyTimeout (request: FastifyRequest, reply: FastifyReply, timeou
 }
 
 /**
- * Seals an open load with the extractor's counts. A repeated seal with the same counts is a
- * retry and changes nothing, even if the load has moved on since (applied, reconciled…):
- * the first seal's reply may simply have been lost. Other counts, or a load that was never
- * sealed and is no longer open (abandoned, discarded), are conflicts.
+ * Seals an open load with the extractor's counts (`truncatedFractions` undefined when none were
+ * cut). A repeated seal with the same counts is a retry and changes nothing, even if the load has
+ * moved on since (applied, reconciled…): the first seal's reply may simply have been lost. Other
+ * counts, or a load that was never sealed and is no longer open (abandoned, discarded), are conflicts.
  */
-function sealChange (current: LoadRecord, batches: number, rows: number): LoadRecord | undefined {
+function sealChange (current: LoadRecord, batches: number, rows: number, truncatedFractions: number | undefined): LoadRecord | undefined {
   const where = `load ${current.id} of stream '${current.stream}'`
-  if (current.state === 'open') return { ...current, state: 'sealed', batches, rows, sealedAt: new Date().toISOString() }
+  if (current.state === 'open') return { ...current, state: 'sealed', batches, rows, ...(truncatedFractions === undefined ? {} : { truncatedFractions }), sealedAt: new Date().toISOString() }
   if (current.sealedAt === undefined) {
     throw new GatewayError('SIS_GW_LOAD_NOT_OPEN', `${where} is ${current.state}: only an open load can be sealed`)
   }
   if (current.batches !== batches || current.rows !== rows) {
     throw new GatewayError('SIS_GW_SEAL_MISMATCH', `${where} was already sealed with ${current.batches ?? '?'} batches and ${current.rows ?? '?'} rows, not ${batches} batches and ${rows} rows`)
+  }
+  if ((current.truncatedFractions ?? 0) !== (truncatedFractions ?? 0)) {
+    throw new GatewayError('SIS_GW_SEAL_MISMATCH', `${where} was already sealed with ${current.truncatedFractions ?? 0} datetime values cut to the microsecond, not ${truncatedFractions ?? 0}`)
   }
   return undefined
 }

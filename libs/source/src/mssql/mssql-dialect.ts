@@ -6,7 +6,7 @@ import { PreparedStreams } from '../prepared-streams.js'
 import { ReadGuard } from '../read-errors.js'
 import { checkColumnTypes } from '../type-fit.js'
 import type {
-  KeyValues, SourceDescription, SourceDialect, SourceDialectOptions, SourceLogger, WireRow
+  KeyValues, SourceDescription, SourceDialect, SourceDialectOptions, SourceLogger, ValuesChanged, WireRow
 } from '../source-dialect.js'
 import { describeSourceValue } from '../wire-convert.js'
 import { keyColumnIndexes, keyOf } from '../stream-keys.js'
@@ -20,16 +20,16 @@ import {
 } from './mssql-introspector.js'
 import { checkVarcharKeys, varcharKeyEncodings } from './mssql-key-checks.js'
 import {
-  SILENT_FILTERS_SQL, checkSilentFilters, hiddenPoliciesWarning, silentFilterFacts, silentFiltersParameters, type MssqlObjectFacts
+  SILENT_FILTERS_SQL, checkSilentFilters, hiddenPoliciesWarning, silentFilterFacts, silentFiltersParameters, type MssqlObjectFacts, type SilentFiltersSubject
 } from './mssql-silent-filters.js'
 import { describeWriteCapabilities, findWriteCapabilities, type WriteCapability } from './mssql-write-access.js'
 import {
-  ESTIMATE_ROWS_SQL, PAGE_SIZE_PARAMETER, buildPageSql, keyParameterName,
+  ESTIMATE_ROWS_SQL, PAGE_SIZE_PARAMETER, buildPageSql, buildQueryDescribeSql, keyParameterName,
   type MssqlIsolation, type MssqlParameter, type MssqlReadForm, type MssqlSelectColumn
 } from './mssql-sql.js'
 import { expectedDriverTypes, mssqlKeyProblem, mssqlReadForm, mssqlTypeProblem, type MssqlColumnInfo } from './mssql-types.js'
 import { createMssqlKeyParameter, createMssqlValueConverter, type MssqlKeyParameter } from './mssql-values.js'
-import { countCutFractions, createFractionTallies, findCutFractions, reportTruncatedFractions, type TruncatedFractions } from './mssql-fraction.js'
+import { LoadFractionCounts, countCutFractions, createFractionTallies, findCutFractions, reportTruncatedFractions, type TruncatedFractions } from './mssql-fraction.js'
 
 /** The most rows one page may ask for: a page is one short statement, never a long read. */
 export const MSSQL_MAX_PAGE_ROWS = 50_000
@@ -87,6 +87,8 @@ export class MssqlDialect implements SourceDialect {
   readonly #log: SourceLogger | undefined
   readonly #allowWritableLogin: boolean
   readonly #prepared = new PreparedStreams<PreparedStream>()
+  /** `fraction: truncate` values cut per stream in its current load, for the seal (`valuesChanged`). */
+  readonly #loadFractions = new LoadFractionCounts()
   #database: Promise<MssqlDatabaseFacts> | undefined
   #warnedHiddenPolicies = false
   // the schema (or snapshot isolation) may have changed under a prepared stream: ask again next time
@@ -106,6 +108,7 @@ export class MssqlDialect implements SourceDialect {
     // may have changed since the last load
     this.#prepared.forget(stream)
     this.#database = undefined
+    this.#loadFractions.start(stream)
     const prepared = await this.#prepare(stream)
     const { description, uniqueIndex } = prepared.introspection
     this.#log?.debug({
@@ -120,6 +123,8 @@ export class MssqlDialect implements SourceDialect {
 
   async readPage (stream: StreamConfig, after: KeyValues | undefined, limit: number): Promise<WireRow[]> {
     checkPageSize(stream, limit, MSSQL_MAX_PAGE_ROWS)
+    // a load's first page (or that page read again) counts the load's cut values from zero
+    if (after === undefined) this.#loadFractions.start(stream)
     const prepared = await this.#prepare(stream)
     if (prepared.lobPageRows !== undefined && limit > prepared.lobPageRows) return await this.#readInSteps(stream, after, limit, prepared.lobPageRows)
     // a checked next page starts at the previous page's last key: one row more to hand out `limit`
@@ -144,10 +149,15 @@ export class MssqlDialect implements SourceDialect {
     if (flags !== undefined) rows = checkedPage(stream, prepared, rows, flags, limit)
     this.#log?.debug({ stream: stream.name, rows: rows.length, ms: Math.round(performance.now() - started) }, 'source page read')
     // counts the rows handed out only (by identity): not the previous page's last row read again, nor one beyond `limit`
-    if (cut !== undefined) countCutFractions(rows, cut, prepared.truncatedFractions)
+    if (cut !== undefined) this.#loadFractions.add(stream, countCutFractions(rows, cut, prepared.truncatedFractions))
     // a page shorter than asked for is the load's last
     if (rows.length < limit) reportTruncatedFractions(stream, prepared.truncatedFractions, this.#log)
     return rows
+  }
+
+  /** The `fraction: truncate` values cut in the stream's current load (all columns), for the load record. */
+  valuesChanged (stream: StreamConfig): ValuesChanged {
+    return { truncatedFractions: this.#loadFractions.of(stream) }
   }
 
   async estimateRows (stream: StreamConfig): Promise<number | undefined> {
@@ -167,9 +177,13 @@ export class MssqlDialect implements SourceDialect {
       const run: MssqlRunner = (sql, params) => this.#run(stream, 'describe the source', sql, params)
       const database = await this.#databaseFacts(stream)
       const introspection = await introspectMssqlStream(run, stream, database)
-      const objectFacts = 'table' in introspection.source ? await this.#silentFilters(stream, run, introspection, database) : undefined
+      const objectFacts = await this.#silentFilters(stream, run, introspection, database)
       const keyEncodings = await varcharKeyEncodings(run, stream, introspection, keyColumnIndexes(stream))
       const prepared = prepare(stream, introspection, database, keyEncodings, objectFacts)
+      if (objectFacts.memoryOptimizedReads.length > 0) {
+        this.#log?.warn({ stream: stream.name, tables: objectFacts.memoryOptimizedReads },
+          `the stream reads the memory-optimized ${objectFacts.memoryOptimizedReads.join(', ')} through a view or query, where no WITH (SNAPSHOT) hint can reach it and session SNAPSHOT fails (error 41332): pages are read at READ COMMITTED${stream.source.nolock === true ? ' (nolock ignored)' : ''}, the memory-optimized tables as of each page's statement, the others as READ COMMITTED reads them (docs/sql-server.md §2)`)
+      }
       if (prepared.lobPageRows !== undefined) {
         this.#log?.warn({ stream: stream.name, rows: prepared.lobPageRows },
           `the stream reads LOB columns at locking READ COMMITTED (the database has no snapshot isolation): pages are read in statements of at most ${prepared.lobPageRows} rows, so that no statement keeps enough shared locks to escalate to a table lock; allow snapshot isolation to read larger pages (docs/sql-server.md §2)`)
@@ -178,12 +192,15 @@ export class MssqlDialect implements SourceDialect {
     })
   }
 
-  /** RLS filters and masks on the mapped table (refused unless the stream opts in), and whether it is memory-optimized. */
+  /** RLS filters and masks on what the stream reads (refused unless the stream opts in), and which memory-optimized tables it reads. */
   async #silentFilters (stream: StreamConfig, run: MssqlRunner, introspection: MssqlIntrospection, database: MssqlDatabaseFacts): Promise<MssqlObjectFacts> {
-    if (!('table' in introspection.source)) throw new SourceError('SIS_SRC_ARGUMENT', `stream '${stream.name}': not a table`)
-    const { rows } = await run(SILENT_FILTERS_SQL, silentFiltersParameters(introspection.source.objectId))
-    const facts = silentFilterFacts(rows, introspection.description.object, introspection.description.columns.map((c) => c.from))
-    for (const warning of checkSilentFilters(stream, facts, database.login)) this.#log?.warn({ stream: stream.name }, warning)
+    const { source, description } = introspection
+    const subject: SilentFiltersSubject = 'table' in source
+      ? (source.kind === 'table' ? { kind: 'table', objectId: source.objectId } : { kind: 'view', objectId: source.objectId, object: description.object })
+      : { kind: 'query', query: source.query, describeSql: buildQueryDescribeSql(source.query) }
+    const { rows } = await run(SILENT_FILTERS_SQL, silentFiltersParameters(subject))
+    const facts = silentFilterFacts(rows, description.object, description.columns.map((c) => c.from), subject.kind)
+    for (const warning of checkSilentFilters(stream, facts, database.login, database.name)) this.#log?.warn({ stream: stream.name }, warning)
     if (facts.policiesHidden && !this.#warnedHiddenPolicies) {
       this.#warnedHiddenPolicies = true
       this.#log?.warn({ stream: stream.name, login: database.login }, hiddenPoliciesWarning(database.login))
@@ -195,12 +212,19 @@ export class MssqlDialect implements SourceDialect {
   async #readInSteps (stream: StreamConfig, after: KeyValues | undefined, limit: number, step: number): Promise<WireRow[]> {
     const rows: WireRow[] = []
     let from = after
-    while (rows.length < limit) {
-      const want = Math.min(step, limit - rows.length)
-      const part = await this.readPage(stream, from, want)
-      rows.push(...part)
-      if (part.length < want) break
-      from = keyOf(stream, part[part.length - 1]!)
+    // a step that fails makes the whole page be read again: the steps read so far are not counted twice
+    const cutBefore = this.#loadFractions.of(stream)
+    try {
+      while (rows.length < limit) {
+        const want = Math.min(step, limit - rows.length)
+        const part = await this.readPage(stream, from, want)
+        rows.push(...part)
+        if (part.length < want) break
+        from = keyOf(stream, part[part.length - 1]!)
+      }
+    } catch (err) {
+      this.#loadFractions.set(stream, cutBefore)
+      throw err
     }
     return rows
   }
@@ -254,16 +278,18 @@ function prepare (stream: StreamConfig, introspection: MssqlIntrospection, datab
   const keyParameters = prepareKeyParameters(stream, introspection, conversion.keyIndexes, { keyProblem: mssqlKeyProblem, createKeyParameter: createMssqlKeyParameter })
   const selects = stream.columns.map((c, i) => selectColumn(description.columns[i]!.from, c.type, infos[i]!, conversion.keyIndexes.includes(i)))
   const readForms = selects.map((s) => s.read)
-  // a memory-optimized table fails under session SNAPSHOT (41332): READ COMMITTED with the table's own SNAPSHOT hint
+  // a memory-optimized table fails under session SNAPSHOT (41332): READ COMMITTED with the table's own SNAPSHOT hint;
+  // under a view or query no hint reaches it: READ COMMITTED (an autocommit statement reads it as of its start), no NOLOCK
   const memoryOptimized = objectFacts?.memoryOptimized === true
-  const isolation: MssqlIsolation = memoryOptimized ? 'READ COMMITTED' : stream.source.nolock === true ? 'READ UNCOMMITTED' : database.snapshotIsolation ? 'SNAPSHOT' : 'READ COMMITTED'
+  const readsMemoryOptimized = memoryOptimized || (objectFacts?.memoryOptimizedReads.length ?? 0) > 0
+  const isolation: MssqlIsolation = readsMemoryOptimized ? 'READ COMMITTED' : stream.source.nolock === true ? 'READ UNCOMMITTED' : database.snapshotIsolation ? 'SNAPSHOT' : 'READ COMMITTED'
   const lockingLobs = isolation === 'READ COMMITTED' && !memoryOptimized && !database.readCommittedSnapshot && infos.some((info) => info.length === -1)
   const spec = {
     source: 'table' in introspection.source ? { table: introspection.source.table } : { query: introspection.source.query },
     columns: selects,
     key: conversion.keyIndexes.map((i, k) => ({ column: description.columns[i]!.from, compare: keyParameters[k]!.compare })),
     isolation,
-    nolock: stream.source.nolock === true && 'table' in introspection.source,
+    nolock: stream.source.nolock === true && 'table' in introspection.source && !readsMemoryOptimized,
     snapshotHint: memoryOptimized,
     checkKeys: introspection.uniqueIndex === undefined
   }

@@ -3,7 +3,7 @@
  * the 7th fractional digit (100 ns) that the wire's microseconds cannot carry is cut from the
  * text SQL Server wrote, never rounded (`sqlDateTimeToWireTruncated`). The rows handed out whose
  * cut digit was not zero are counted per stream and column, and logged once when the load's last
- * page has been read.
+ * page has been read; their total per load goes into the load record (`LoadFractionCounts`).
  */
 import type { StreamConfig } from '@sisporta/contracts'
 import type { SourceLogger, WireRow } from '../source-dialect.js'
@@ -44,11 +44,55 @@ export function findCutFractions (raw: readonly unknown[][], tallies: Tallies): 
   return found
 }
 
-/** Adds the cut digits of the rows a page hands out (the same row arrays `findCutFractions` saw) to the tallies. */
-export function countCutFractions (rows: readonly WireRow[], cut: ReadonlyMap<unknown[], readonly number[]>, tallies: Tallies): void {
-  if (cut.size === 0) return
+/**
+ * Adds the cut digits of the rows a page hands out (the same row arrays `findCutFractions` saw) to the tallies.
+ *
+ * @returns how many values of these rows were cut (what the page adds to the load's count).
+ */
+export function countCutFractions (rows: readonly WireRow[], cut: ReadonlyMap<unknown[], readonly number[]>, tallies: Tallies): number {
+  let added = 0
+  if (cut.size === 0) return added
   for (const row of rows) {
-    for (const c of cut.get(row) ?? []) tallies[c]!.count++
+    for (const c of cut.get(row) ?? []) {
+      tallies[c]!.count++
+      added++
+    }
+  }
+  return added
+}
+
+/**
+ * The values cut per stream over its current load, all columns together: what the extractor
+ * puts in the seal (`SourceDialect.valuesChanged`, the load record's `truncatedFractions`).
+ * Kept apart from the per-column tallies, which live with the prepared stream and are dropped
+ * when a failed read makes the dialect describe the stream again mid-load.
+ *
+ * @example
+ * const counts = new LoadFractionCounts()
+ * counts.start(stream)      // describe, or a load's first page
+ * counts.add(stream, 3)     // a page handed out 3 cut values
+ * counts.of(stream)         // 3
+ */
+export class LoadFractionCounts {
+  readonly #counts = new WeakMap<StreamConfig, number>()
+
+  /** A new load of the stream: counts from zero. */
+  start (stream: StreamConfig): void {
+    this.#counts.set(stream, 0)
+  }
+
+  add (stream: StreamConfig, cut: number): void {
+    if (cut !== 0) this.#counts.set(stream, this.of(stream) + cut)
+  }
+
+  /** Sets the count back, e.g. to what it was before a page that failed half-way and will be read again. */
+  set (stream: StreamConfig, count: number): void {
+    this.#counts.set(stream, count)
+  }
+
+  /** Values cut since the stream's load started; 0 for a stream never read. */
+  of (stream: StreamConfig): number {
+    return this.#counts.get(stream) ?? 0
   }
 }
 

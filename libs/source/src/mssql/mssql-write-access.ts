@@ -39,6 +39,18 @@ const notAzureSqlDatabase = (expression: string): string => `CASE WHEN CONVERT(i
 /** A typed NULL: an untyped one would make the UNION's column int. */
 const NONE = 'CONVERT(nvarchar(128), NULL)'
 const notOnDatabase = (permission: string): string => `ISNULL(HAS_PERMS_BY_NAME(NULL, N'DATABASE', ${permission}), 0) = 0`
+/** The principals the login acts as in the database: its user, its roles (nested ones too), Windows groups, and `public`. */
+const TOKEN = '(SELECT ut.principal_id FROM sys.user_token AS ut UNION ALL SELECT 0)'
+/**
+ * Whether object `o` could hold a write permission the database and its schema do not give: it
+ * is owned apart from its schema by a principal of the login's token, or one of them holds an
+ * explicit GRANT of a write permission on it (`sys.database_permissions`, class 1). Only for
+ * these is `HAS_PERMS_BY_NAME` asked (inside `CASE`, which evaluates it only when this holds),
+ * so the check costs one lookup per object, not one permission check per object and permission.
+ */
+const OWN_OR_GRANTED =
+  `(o.principal_id IN ${TOKEN} OR EXISTS (SELECT 1 FROM sys.database_permissions AS dp WHERE dp.class = 1 AND dp.major_id = o.object_id ` +
+  `AND dp.state IN ('G', 'W') AND dp.permission_name IN (${WRITE_OBJECT_PERMISSIONS.map((v) => `N'${v}'`).join(', ')}) AND dp.grantee_principal_id IN ${TOKEN}))`
 
 /**
  * The login's write capabilities, one row each: `[kind, schema, name, permission]`.
@@ -50,7 +62,7 @@ const notOnDatabase = (permission: string): string => `ISNULL(HAS_PERMS_BY_NAME(
  * | `server`      | a server permission (`HAS_PERMS_BY_NAME(NULL, NULL, …)`)                      |
  * | `database`    | a database permission other than the read-only ones (`fn_my_permissions`)     |
  * | `schema`      | a write permission on a schema, not already held on the whole database        |
- * | `object`      | INSERT/UPDATE/DELETE/ALTER/CONTROL/TAKE OWNERSHIP on a table, view, procedure or function, EXECUTE on a procedure, not already held on its schema |
+ * | `object`      | INSERT/UPDATE/DELETE/ALTER/CONTROL/TAKE OWNERSHIP on a table, view, procedure or function, EXECUTE on a procedure, not already held on its schema; asked only of objects owned by, or with an explicit write GRANT to, a principal of the login's token (`sys.user_token`, and `public`): any other way to the permission comes from the database or the schema, whose rows already say so |
  * | `object`      | UPDATE granted on a column (`UPDATE ([Preco])`: column grants, from `sys.database_permissions`, checked with `HAS_PERMS_BY_NAME(…, 'COLUMN')`), not held on the whole object |
  * | `principal`   | IMPERSONATE or CONTROL on a database user, ALTER or CONTROL on a role (adds members); `schema` is `USER` or `ROLE` |
  * | `login`       | IMPERSONATE on another login                                                  |
@@ -71,7 +83,7 @@ export const WRITE_ACCESS_SQL =
   `WHERE ${hasPerms('s.name', "N'SCHEMA'", 'p.name')} = 1 AND ${notOnDatabase('p.name')}\n` +
   `UNION ALL SELECT N'object', SCHEMA_NAME(o.schema_id) COLLATE DATABASE_DEFAULT, o.name COLLATE DATABASE_DEFAULT, p.name FROM sys.objects AS o CROSS JOIN (VALUES ${list(WRITE_OBJECT_PERMISSIONS)}) AS p(name) ` +
   "WHERE o.is_ms_shipped = 0 AND o.type IN ('U', 'V', 'P', 'PC', 'X', 'FN', 'IF', 'TF', 'FS', 'FT') AND (p.name <> N'EXECUTE' OR o.type IN ('P', 'PC', 'X')) " +
-  "AND HAS_PERMS_BY_NAME(QUOTENAME(SCHEMA_NAME(o.schema_id)) + N'.' + QUOTENAME(o.name), N'OBJECT', p.name) = 1 " +
+  `AND CASE WHEN ${OWN_OR_GRANTED} THEN HAS_PERMS_BY_NAME(QUOTENAME(SCHEMA_NAME(o.schema_id)) + N'.' + QUOTENAME(o.name), N'OBJECT', p.name) ELSE 0 END = 1 ` +
   `AND ISNULL(${hasPerms('SCHEMA_NAME(o.schema_id)', "N'SCHEMA'", 'p.name')}, 0) = 0\n` +
   `UNION ALL SELECT N'object', SCHEMA_NAME(o.schema_id) COLLATE DATABASE_DEFAULT, o.name COLLATE DATABASE_DEFAULT, N'UPDATE (' + QUOTENAME(c.name) COLLATE DATABASE_DEFAULT + N')' ` +
   'FROM sys.database_permissions AS dp JOIN sys.objects AS o ON o.object_id = dp.major_id JOIN sys.columns AS c ON c.object_id = dp.major_id AND c.column_id = dp.minor_id ' +

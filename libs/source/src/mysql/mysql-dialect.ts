@@ -1,5 +1,6 @@
 import type { StreamConfig } from '@sisporta/contracts'
-import { checkPageSize, convertPage, createRowConversion, type RowConversion } from '../convert-rows.js'
+import { checkKeysIncrease, checkPageSize, convertPage, convertRows, createRowConversion, type RowConversion } from '../convert-rows.js'
+import { checkedPage, takeKeyFlags } from '../page-boundary-keys.js'
 import { afterParameters, prepareKeyParameters } from '../key-parameters.js'
 import { PreparedStreams } from '../prepared-streams.js'
 import { ReadGuard } from '../read-errors.js'
@@ -22,6 +23,8 @@ interface PreparedStream extends RowConversion {
   readonly firstPageSql: string
   readonly nextPageSql: string
   readonly keyParameters: readonly MysqlKeyParameter[]
+  /** No unique index vouches for the key: next pages start at the previous key (`MysqlPageSpec.checkKeys`). */
+  readonly checkKeys: boolean
 }
 
 /**
@@ -50,24 +53,35 @@ export class MysqlDialect implements SourceDialect {
   async describe (stream: StreamConfig): Promise<SourceDescription> {
     // always asks the server again: the source schema may have changed since the last load
     this.#prepared.forget(stream)
-    const { description } = (await this.#prepare(stream)).introspection
-    this.#log?.debug({ stream: stream.name, object: description.object, columns: description.columns.map((c) => `${c.from} ${c.sourceType}`) }, 'source described')
+    const { description, uniqueIndex } = (await this.#prepare(stream)).introspection
+    this.#log?.debug({ stream: stream.name, object: description.object, columns: description.columns.map((c) => `${c.from} ${c.sourceType}`), uniqueKey: uniqueIndex ?? 'checked while reading' }, 'source described')
     return description
   }
 
   async readPage (stream: StreamConfig, after: KeyValues | undefined, limit: number): Promise<WireRow[]> {
     checkPageSize(stream, limit)
     const prepared = await this.#prepare(stream)
-    const params: unknown[] = after === undefined ? [] : keysetParameters(afterParameters(stream, prepared.keyParameters, after))
+    const key = after === undefined ? [] : afterParameters(stream, prepared.keyParameters, after)
+    // a checked next page starts at the previous page's last key: one row more to hand out `limit`
+    const startsAtAfter = prepared.checkKeys && after !== undefined
+    const params: unknown[] = [...(startsAtAfter ? key : []), ...keysetParameters(key)]
     // as text: MySQL 8.0.22+ refuses a DOUBLE for LIMIT ?, and mysql2 sends numbers as DOUBLE
-    params.push(String(limit))
+    params.push(String(startsAtAfter ? limit + 1 : limit))
     const sql = after === undefined ? prepared.firstPageSql : prepared.nextPageSql
     const started = performance.now()
     const raw = await this.#run(stream, 'read a page', async (connection) => {
       const [result] = await connection.execute({ sql, rowsAsArray: true }, params)
       return result as unknown[][]
     })
-    const rows = convertPage(stream, prepared, raw)
+    let rows: WireRow[]
+    if (prepared.checkKeys) {
+      const flags = takeKeyFlags(raw, stream.columns.length, startsAtAfter)
+      // the database's verdict first: two keys equal under a collation may differ to JavaScript
+      rows = checkedPage(stream, prepared.keyIndexes, convertRows(stream, prepared, raw), flags, limit, 'MySQL/MariaDB')
+      checkKeysIncrease(stream, prepared.keyIndexes, rows)
+    } else {
+      rows = convertPage(stream, prepared, raw)
+    }
     this.#log?.debug({ stream: stream.name, rows: rows.length, ms: Math.round(performance.now() - started) }, 'source page read')
     return rows
   }
@@ -115,7 +129,8 @@ function prepare (stream: StreamConfig, introspection: MysqlIntrospection): Prep
     key: keyIndexes.map((i, k) => {
       const cast = keyParameters[k]!.cast
       return { column: introspection.description.columns[i]!.from, ...(cast === undefined ? {} : { cast }) }
-    })
+    }),
+    checkKeys: introspection.uniqueIndex === undefined
   }
   const converters = stream.columns.map((c, i) => createMysqlValueConverter(c.type, introspection.columns[i]!))
   return {
@@ -123,6 +138,7 @@ function prepare (stream: StreamConfig, introspection: MysqlIntrospection): Prep
     introspection,
     firstPageSql: buildPageSql(spec, false),
     nextPageSql: buildPageSql(spec, true),
-    keyParameters
+    keyParameters,
+    checkKeys: spec.checkKeys
   }
 }

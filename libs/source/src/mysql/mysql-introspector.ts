@@ -4,13 +4,14 @@
  */
 import type { StreamConfig } from '@sisporta/contracts'
 import { matchColumns } from '../match-columns.js'
+import { vouchingIndex } from '../page-boundary-keys.js'
 import { runQueryDescribe } from '../read-errors.js'
 import { resolveTable } from '../resolve-table.js'
 import type { SourceDescription } from '../source-dialect.js'
 import { streamSource } from '../stream-source.js'
 import { MYSQL_ERRORS, type MysqlConnectionLike, type MysqlFieldLike } from './mysql-driver.js'
 import {
-  CURRENT_DATABASE_SQL, FIND_TABLE_IGNORING_CASE_SQL, FIND_TABLE_SQL, TABLE_COLUMNS_SQL,
+  CURRENT_DATABASE_SQL, FIND_TABLE_IGNORING_CASE_SQL, FIND_TABLE_SQL, TABLE_COLUMNS_SQL, UNIQUE_INDEX_COLUMNS_SQL,
   buildQueryDescribeSql, quoteQualified, type MysqlSourceObject
 } from './mysql-sql.js'
 import type { MysqlColumnInfo } from './mysql-values.js'
@@ -21,6 +22,12 @@ export interface MysqlIntrospection {
   readonly description: SourceDescription
   /** Per stream column, in `stream.columns` order. */
   readonly columns: readonly MysqlColumnInfo[]
+  /**
+   * The primary key or unique index whose columns are exactly the key's, all NOT NULL: it vouches
+   * that the key is unique. Undefined for views, queries and tables without one; their pages are
+   * then checked on every page (`MysqlPageSpec.checkKeys`).
+   */
+  readonly uniqueIndex?: string
 }
 
 interface CatalogueColumn {
@@ -60,7 +67,12 @@ async function introspectTable (connection: MysqlConnectionLike, stream: StreamC
   })
   const object = quoteQualified(resolved)
   const catalogue = (await rows(connection, TABLE_COLUMNS_SQL, resolved)).map(catalogueColumn)
-  return match(stream, { table: resolved }, object, catalogue, `table ${object}`)
+  const matched = match(stream, { table: resolved }, object, catalogue, `table ${object}`)
+  const { key } = matched.description
+  const keyNullable = key.some((from) => catalogue.find((c) => c.name === from)?.info.nullable !== false)
+  // MySQL column names ignore case
+  const uniqueIndex = vouchingIndex(key, await rows(connection, UNIQUE_INDEX_COLUMNS_SQL, resolved), keyNullable, true)
+  return uniqueIndex === undefined ? matched : { ...matched, uniqueIndex }
 }
 
 async function introspectQuery (connection: MysqlConnectionLike, stream: StreamConfig, query: string): Promise<MysqlIntrospection> {

@@ -4,6 +4,7 @@
  * mysql-introspector.ts), and are quoted again here all the same; values are always `?`.
  */
 import { SourceError } from '../errors.js'
+import { AT_AFTER_COLUMN, buildCheckedPageSql, checkedColumnAlias } from '../page-boundary-keys.js'
 import { quoteName, wrapQuery } from '../sql-text.js'
 
 /**
@@ -35,6 +36,15 @@ export interface MysqlPageSpec {
   readonly columns: readonly string[]
   /** Key columns, in `target.key` order: the ORDER BY and keyset comparison. */
   readonly key: readonly MysqlKeyColumn[]
+  /**
+   * No primary key or unique index vouches for the key (a view, a query, a table without one on
+   * exactly the key columns): the server itself tells which keys are equal, under the key
+   * columns' collations. Each row carries `sisporta_same_key` (its key equals the previous
+   * row's, `LAG` over the page: MySQL 8.0 / MariaDB 10.2), and a next page starts *at* the
+   * previous page's last key (`>=` on the last key component) with `sisporta_at_after` (the row
+   * is that key), so that a key repeated across the page boundary shows (page-boundary-keys.ts).
+   */
+  readonly checkKeys?: boolean
 }
 
 /**
@@ -80,13 +90,25 @@ function renderCast (cast: MysqlKeyCast | undefined): string {
  * from the start on every page, which makes a full load quadratic. The expanded form is a range
  * scan on both MariaDB and MySQL. Parameters: see `keysetParameters`.
  */
-export function buildKeysetCondition (key: readonly MysqlKeyColumn[]): string {
+export function buildKeysetCondition (key: readonly MysqlKeyColumn[], inclusive = false): string {
   const terms = key.map((_, i) => {
     const parts = key.slice(0, i).map((k) => `${quoteIdentifier(k.column)} = ${renderCast(k.cast)}`)
-    parts.push(`${quoteIdentifier(key[i]!.column)} > ${renderCast(key[i]!.cast)}`)
+    parts.push(`${quoteIdentifier(key[i]!.column)} ${inclusive && i === key.length - 1 ? '>=' : '>'} ${renderCast(key[i]!.cast)}`)
     return parts.length === 1 ? parts[0]! : `(${parts.join(' AND ')})`
   })
   return terms.length === 1 ? terms[0]! : `(${terms.join(' OR ')})`
+}
+
+/**
+ * The flag column of a checked next page: 1 when the row's key equals the `after` key as the
+ * server compares it (collation included), with the key values as parameters, once each, in key order.
+ *
+ * @example
+ * buildAtAfterColumn([{ column: 'doc' }, { column: 'line', cast: { kind: 'signed' } }])
+ * // '(`doc` = ? AND `line` = CAST(? AS SIGNED)) AS `sisporta_at_after`'
+ */
+export function buildAtAfterColumn (key: readonly MysqlKeyColumn[]): string {
+  return `(${key.map((k) => `${quoteIdentifier(k.column)} = ${renderCast(k.cast)}`).join(' AND ')}) AS ${quoteIdentifier(AT_AFTER_COLUMN)}`
 }
 
 /**
@@ -103,7 +125,9 @@ export function keysetParameters<T> (after: readonly T[]): T[] {
 
 /**
  * One page of a stream in key order. With `after`, the statement continues after the key bound
- * by `keysetParameters(after)`; the last parameter is always the page size.
+ * by `keysetParameters(after)`; the last parameter is always the page size. With `checkKeys`, the
+ * page is wrapped by `buildCheckedPageSql`; with `after` too, it starts at that key instead, and
+ * the `buildAtAfterColumn` parameters (`after` once) come first: `[...after, ...keysetParameters(after), limit]`.
  *
  * @example
  * buildPageSql({ source: { table: ['erp', 'products'] }, columns: ['ProdCode', 'Descr'], key: [{ column: 'ProdCode' }] }, true)
@@ -113,11 +137,24 @@ export function buildPageSql (spec: MysqlPageSpec, after: boolean): string {
   if (spec.columns.length === 0 || spec.key.length === 0) {
     throw new SourceError('SIS_SRC_ARGUMENT', 'a page query needs columns and a key')
   }
-  const select = spec.columns.map(quoteIdentifier).join(', ')
-  const where = after ? ` WHERE ${buildKeysetCondition(spec.key)}` : ''
+  const checkKeys = spec.checkKeys === true
+  const checked = after && checkKeys
+  const columns = spec.columns.map((c, i) => checkKeys ? `${quoteIdentifier(c)} AS ${quoteIdentifier(checkedColumnAlias(i))}` : quoteIdentifier(c))
+  const select = columns.join(', ') + (checked ? `, ${buildAtAfterColumn(spec.key)}` : '')
+  const where = after ? ` WHERE ${buildKeysetCondition(spec.key, checked)}` : ''
   const orderBy = spec.key.map((k) => quoteIdentifier(k.column)).join(', ')
-  return `SELECT ${select} FROM ${renderFrom(spec.source)}${where} ORDER BY ${orderBy} LIMIT ?`
+  const page = `SELECT ${select} FROM ${renderFrom(spec.source)}${where} ORDER BY ${orderBy} LIMIT ?`
+  if (!checkKeys) return page
+  return buildCheckedPageSql(page, spec.columns.length, spec.key.map((k) => spec.columns.indexOf(k.column)), quoteIdentifier, after)
 }
+
+/**
+ * Unique indexes (the primary key among them) of one table, a row per column in index order:
+ * index name, column name (NULL for a functional index part). A view has none.
+ */
+export const UNIQUE_INDEX_COLUMNS_SQL =
+  'SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS ' +
+  'WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX'
 
 /** Runs a `query:` stream for its result-set metadata only. */
 export function buildQueryDescribeSql (query: string): string {

@@ -1,5 +1,6 @@
 import type { StreamConfig } from '@sisporta/contracts'
-import { checkPageSize, convertPage, createRowConversion, type RowConversion } from '../convert-rows.js'
+import { checkKeysIncrease, checkPageSize, convertPage, convertRows, createRowConversion, type RowConversion } from '../convert-rows.js'
+import { checkedPage, takeKeyFlags } from '../page-boundary-keys.js'
 import { afterParameters, prepareKeyParameters } from '../key-parameters.js'
 import { PreparedStreams } from '../prepared-streams.js'
 import { ReadGuard } from '../read-errors.js'
@@ -24,6 +25,8 @@ interface PreparedStream extends RowConversion {
   readonly firstPageSql: string
   readonly nextPageSql: string
   readonly keyParameters: readonly PostgresKeyParameter[]
+  /** No unique index vouches for the key: next pages start at the previous key (`PostgresPageSpec.checkKeys`). */
+  readonly checkKeys: boolean
 }
 
 /**
@@ -52,8 +55,8 @@ export class PostgresDialect implements SourceDialect {
   async describe (stream: StreamConfig): Promise<SourceDescription> {
     // always asks the server again: the source schema may have changed since the last load
     this.#prepared.forget(stream)
-    const { description } = (await this.#prepare(stream)).introspection
-    this.#log?.debug({ stream: stream.name, object: description.object, columns: description.columns.map((c) => `${c.from} ${c.sourceType}`) }, 'source described')
+    const { description, uniqueIndex } = (await this.#prepare(stream)).introspection
+    this.#log?.debug({ stream: stream.name, object: description.object, columns: description.columns.map((c) => `${c.from} ${c.sourceType}`), uniqueKey: uniqueIndex ?? 'checked while reading' }, 'source described')
     return description
   }
 
@@ -61,13 +64,23 @@ export class PostgresDialect implements SourceDialect {
     checkPageSize(stream, limit)
     const prepared = await this.#prepare(stream)
     const values = after === undefined ? [] : afterParameters(stream, prepared.keyParameters, after)
-    values.push(limit)
+    // a checked next page starts at the previous page's last key: one row more to hand out `limit`
+    const startsAtAfter = prepared.checkKeys && after !== undefined
+    values.push(startsAtAfter ? limit + 1 : limit)
     const text = after === undefined ? prepared.firstPageSql : prepared.nextPageSql
     const started = performance.now()
     const raw = await this.#run(stream, 'read a page', async (client) => {
       return (await client.query({ text, values, rowMode: 'array' })).rows as unknown[][]
     })
-    const rows = convertPage(stream, prepared, raw)
+    let rows: WireRow[]
+    if (prepared.checkKeys) {
+      const flags = takeKeyFlags(raw, stream.columns.length, startsAtAfter)
+      // the database's verdict first: two keys equal under a collation may differ to JavaScript
+      rows = checkedPage(stream, prepared.keyIndexes, convertRows(stream, prepared, raw), flags, limit, 'PostgreSQL')
+      checkKeysIncrease(stream, prepared.keyIndexes, rows)
+    } else {
+      rows = convertPage(stream, prepared, raw)
+    }
     this.#log?.debug({ stream: stream.name, rows: rows.length, ms: Math.round(performance.now() - started) }, 'source page read')
     return rows
   }
@@ -116,7 +129,8 @@ function prepare (stream: StreamConfig, introspection: PostgresIntrospection): P
   const spec = {
     source: introspection.source,
     columns: description.columns.map((c, i) => ({ column: c.from, ...(postgresValueKind(columns[i]!) === 'structured' ? { toJson: true } : {}) })),
-    key: keyIndexes.map((i) => description.columns[i]!.from)
+    key: keyIndexes.map((i) => description.columns[i]!.from),
+    checkKeys: introspection.uniqueIndex === undefined
   }
   const converters = stream.columns.map((c, i) => createPostgresValueConverter(c.type, columns[i]!))
   return {
@@ -124,6 +138,7 @@ function prepare (stream: StreamConfig, introspection: PostgresIntrospection): P
     introspection,
     firstPageSql: buildPageSql(spec, false),
     nextPageSql: buildPageSql(spec, true),
-    keyParameters
+    keyParameters,
+    checkKeys: spec.checkKeys
   }
 }

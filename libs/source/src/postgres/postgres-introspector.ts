@@ -5,13 +5,14 @@
 import type { StreamConfig } from '@sisporta/contracts'
 import { SourceError } from '../errors.js'
 import { matchColumns, type AvailableColumn } from '../match-columns.js'
+import { vouchingIndex } from '../page-boundary-keys.js'
 import { runQueryDescribe } from '../read-errors.js'
 import { resolveTable } from '../resolve-table.js'
 import type { SourceDescription } from '../source-dialect.js'
 import { streamSource } from '../stream-source.js'
 import { POSTGRES_ERRORS, type PostgresClientLike, type PostgresFieldLike } from './postgres-driver.js'
 import {
-  CURRENT_SCHEMA_SQL, FIND_TABLE_IGNORING_CASE_SQL, FIND_TABLE_SQL, RESULT_TYPES_SQL, TABLE_COLUMNS_SQL,
+  CURRENT_SCHEMA_SQL, FIND_TABLE_IGNORING_CASE_SQL, FIND_TABLE_SQL, RESULT_TYPES_SQL, TABLE_COLUMNS_SQL, UNIQUE_INDEX_COLUMNS_SQL,
   buildQueryDescribeSql, quoteQualified, type PostgresSourceObject
 } from './postgres-sql.js'
 import type { PostgresColumnInfo } from './postgres-values.js'
@@ -22,6 +23,12 @@ export interface PostgresIntrospection {
   readonly description: SourceDescription
   /** Per stream column, in `stream.columns` order. */
   readonly columns: readonly PostgresColumnInfo[]
+  /**
+   * The primary key or unique index whose columns are exactly the key's, all NOT NULL: it vouches
+   * that the key is unique. Undefined for views, queries and tables without one; their pages are
+   * then checked on every page (`PostgresPageSpec.checkKeys`).
+   */
+  readonly uniqueIndex?: string
 }
 
 type Row = unknown[]
@@ -55,7 +62,11 @@ async function introspectTable (client: PostgresClientLike, stream: StreamConfig
   })
   const object = quoteQualified(resolved)
   const catalogue = (await rows(client, TABLE_COLUMNS_SQL, [oid])).map(catalogueColumn)
-  return { source: { table: resolved }, ...matchColumns(stream, object, catalogue, `table ${object}`) }
+  const matched = matchColumns(stream, object, catalogue, `table ${object}`)
+  const { key } = matched.description
+  const keyNullable = key.some((from) => catalogue.find((c) => c.name === from)?.info.nullable !== false)
+  const uniqueIndex = vouchingIndex(key, await rows(client, UNIQUE_INDEX_COLUMNS_SQL, [oid]), keyNullable)
+  return { source: { table: resolved }, ...matched, ...(uniqueIndex === undefined ? {} : { uniqueIndex }) }
 }
 
 async function introspectQuery (client: PostgresClientLike, stream: StreamConfig, query: string): Promise<PostgresIntrospection> {

@@ -6,6 +6,7 @@
  * key parameter is never a double).
  */
 import { SourceError } from '../errors.js'
+import { AT_AFTER_COLUMN, buildCheckedPageSql, checkedColumnAlias } from '../page-boundary-keys.js'
 import { quoteName, wrapQuery } from '../sql-text.js'
 
 /** One selected column: its name as the catalogue spells it. */
@@ -29,6 +30,15 @@ export interface PostgresPageSpec {
   readonly columns: readonly PostgresSelectColumn[]
   /** Key column names, in `target.key` order: the ORDER BY and keyset comparison. */
   readonly key: readonly string[]
+  /**
+   * No primary key or unique index vouches for the key (a view, a query, a table without one on
+   * exactly the key columns): the server itself tells which keys are equal (a nondeterministic
+   * collation, `citext`). Each row carries `sisporta_same_key` (its key equals the previous
+   * row's, `LAG` over the page), and a next page starts *at* the previous page's last key (`>=`)
+   * with `sisporta_at_after` (the row is that key), so that a key repeated across the page
+   * boundary shows (see page-boundary-keys.ts).
+   */
+  readonly checkKeys?: boolean
 }
 
 /**
@@ -51,9 +61,11 @@ function renderFrom (source: PostgresSourceObject): string {
   return 'table' in source ? quoteQualified(source.table) : wrapQuery(source.query)
 }
 
-function renderColumn (c: PostgresSelectColumn): string {
+function renderColumn (c: PostgresSelectColumn, alias?: string): string {
   const name = quoteIdentifier(c.column)
-  return c.toJson === true ? `to_json(${name}) AS ${name}` : name
+  const as = alias === undefined ? name : quoteIdentifier(alias)
+  if (c.toJson === true) return `to_json(${name}) AS ${as}`
+  return alias === undefined ? name : `${name} AS ${as}`
 }
 
 /**
@@ -65,15 +77,31 @@ function renderColumn (c: PostgresSelectColumn): string {
  * the opposite of MariaDB, whose dialect expands. Parameters are the key values, in key order,
  * numbered from `first`.
  */
-export function buildKeysetCondition (key: readonly string[], first = 1): string {
-  if (key.length === 1) return `${quoteIdentifier(key[0]!)} > $${first}`
+export function buildKeysetCondition (key: readonly string[], first = 1, inclusive = false): string {
+  const op = inclusive ? '>=' : '>'
+  if (key.length === 1) return `${quoteIdentifier(key[0]!)} ${op} $${first}`
   const params = key.map((_, i) => `$${first + i}`)
-  return `(${key.map(quoteIdentifier).join(', ')}) > (${params.join(', ')})`
+  return `(${key.map(quoteIdentifier).join(', ')}) ${op} (${params.join(', ')})`
+}
+
+/**
+ * The flag column of a checked next page: true when the row's key equals the `after` key (the
+ * parameters numbered from `first`, in key order) as the server compares it.
+ *
+ * @example
+ * buildAtAfterColumn(['doc', 'line']) // '("doc", "line") = ($1, $2) AS "sisporta_at_after"'
+ */
+export function buildAtAfterColumn (key: readonly string[], first = 1): string {
+  const params = key.map((_, i) => `$${first + i}`)
+  const equal = key.length === 1 ? `${quoteIdentifier(key[0]!)} = ${params[0]!}` : `(${key.map(quoteIdentifier).join(', ')}) = (${params.join(', ')})`
+  return `${equal} AS ${quoteIdentifier(AT_AFTER_COLUMN)}`
 }
 
 /**
  * One page of a stream in key order. With `after`, `$1…$k` are the previous page's last key
- * values (in key order) and `$k+1` the page size; without it, `$1` is the page size.
+ * values (in key order) and `$k+1` the page size; without it, `$1` is the page size. With
+ * `checkKeys`, the page is wrapped by `buildCheckedPageSql`; with `after` too, it starts at that
+ * key and flags its row (`buildAtAfterColumn`).
  *
  * @example
  * buildPageSql({ source: { table: ['erp', 'lines'] }, columns: [{ column: 'doc' }, { column: 'line' }], key: ['doc', 'line'] }, true)
@@ -83,11 +111,28 @@ export function buildPageSql (spec: PostgresPageSpec, after: boolean): string {
   if (spec.columns.length === 0 || spec.key.length === 0) {
     throw new SourceError('SIS_SRC_ARGUMENT', 'a page query needs columns and a key')
   }
-  const select = spec.columns.map(renderColumn).join(', ')
-  const where = after ? ` WHERE ${buildKeysetCondition(spec.key)}` : ''
+  const checkKeys = spec.checkKeys === true
+  const checked = after && checkKeys
+  const select = spec.columns.map((c, i) => renderColumn(c, checkKeys ? checkedColumnAlias(i) : undefined)).join(', ') + (checked ? `, ${buildAtAfterColumn(spec.key)}` : '')
+  const where = after ? ` WHERE ${buildKeysetCondition(spec.key, 1, checked)}` : ''
   const orderBy = spec.key.map(quoteIdentifier).join(', ')
-  return `SELECT ${select} FROM ${renderFrom(spec.source)}${where} ORDER BY ${orderBy} LIMIT $${after ? spec.key.length + 1 : 1}`
+  const page = `SELECT ${select} FROM ${renderFrom(spec.source)}${where} ORDER BY ${orderBy} LIMIT $${after ? spec.key.length + 1 : 1}`
+  if (!checkKeys) return page
+  return buildCheckedPageSql(page, spec.columns.length, spec.key.map((k) => spec.columns.findIndex((c) => c.column === k)), quoteIdentifier, after)
 }
+
+/**
+ * Valid, total (no predicate), plain-column unique indexes of one table (by oid, `$1`), the
+ * primary key among them, a row per key column (INCLUDE columns left out): index name, column
+ * name. A view has none.
+ */
+export const UNIQUE_INDEX_COLUMNS_SQL =
+  'SELECT ic.relname, a.attname FROM pg_catalog.pg_index i ' +
+  'JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid ' +
+  'CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) ' +
+  'JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ' +
+  'WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL AND k.n <= i.indnkeyatts ' +
+  'ORDER BY ic.relname, k.n'
 
 /** Runs a `query:` stream for its result-set metadata only. */
 export function buildQueryDescribeSql (query: string): string {

@@ -65,6 +65,6 @@ function loadRow (l: LoadRecord): SafeHtml {
 <td>#${l.id}</td><td>${l.stream}</td><td>${stateBadge(l.state)} <span class="muted">${l.mode}</span></td>
 <td>${when(l.openedAt)}</td><td>${step(l.openedAt, l.sealedAt)}</td><td>${step(l.sealedAt, l.appliedAt)}</td><td>${step(l.appliedAt, l.reconciledAt)}</td>
 <td>${took === undefined ? '–' : humanAge(took)}</td>
-<td>${l.rows ?? '–'}${l.deletedRows === undefined || l.deletedRows === 0 ? '' : html`<br><span class="muted">${l.deletedRows} deleted</span>`}</td>
+<td>${l.rows ?? '–'}${l.deletedRows === undefined || l.deletedRows === 0 ? '' : html`<br><span class="muted">${l.deletedRows} deleted</span>`}${l.truncatedFractions === undefined || l.truncatedFractions === 0 ? '' : html`<br><span class="muted" title="datetime values cut to the microsecond (fraction: truncate)">${l.truncatedFractions} datetime${l.truncatedFractions === 1 ? '' : 's'} cut to µs</span>`}</td>
 <td class="reason">${l.reason ?? ''}</td></tr>`
 }
