@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { cpus } from 'node:os'
 import { LoadRegistry } from '@sisporta/nats'
-import { CLI_ENTRY, cliNodeArgs } from '@sisporta/cli'
+import { CLI_ENTRY, cliNodeArgs, heapNodeArgs } from '@sisporta/cli'
 import { BENCH_STREAM, TARGET_TABLE } from './bench-table.js'
 import type { BenchEnv } from './bench-env.js'
 import { CLK_TCK, findPids, readMachineCpu, type ProcessSampler } from './proc-sampler.js'
@@ -89,8 +89,12 @@ export async function measureFullLoad (env: BenchEnv, services: ServiceSet, samp
 
   const started = Date.now()
   const extractLog = createWriteStream(join(env.dir, `extract-${label}.log`))
-  const child = spawn(process.execPath, [...cliNodeArgs(), ...services.nodeArgs(), CLI_ENTRY, 'extract', '--stream', BENCH_STREAM, '--mode', 'full', '--wait', '--timeout', '6h'], {
-    env: { ...process.env, ...env.env },
+  // under the heap cap from the start (as the launchers start the services): `sisporta extract`
+  // would otherwise start itself again, and the pid sampled would be the idle parent
+  const childEnv = { ...process.env, ...env.env }
+  const nodeArgs = services.nodeArgs()
+  const child = spawn(process.execPath, [...cliNodeArgs(), ...nodeArgs, ...heapNodeArgs(childEnv, nodeArgs), CLI_ENTRY, 'extract', '--stream', BENCH_STREAM, '--mode', 'full', '--wait', '--timeout', '6h'], {
+    env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe']
   })
   sampler.track(`extractor(${label})`, child.pid!)

@@ -37,8 +37,9 @@ export const USAGE = `usage: pnpm bench [--rows N] [--skip-replicas] [--replicas
 
 Tuning knobs are read from the environment, passed to every process as they are and recorded in
 the result: SISPORTA_BATCH_SIZE, SISPORTA_IN_FLIGHT, SISPORTA_PERSISTER_CONCURRENCY,
-SISPORTA_MAX_BATCH_BYTES, SISPORTA_GATEWAY_MAX_IN_FLIGHT, SISPORTA_DELETE_CHUNK, NODE_OPTIONS (e.g.
---max-old-space-size=128), MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_.
+SISPORTA_MAX_BATCH_BYTES, SISPORTA_GATEWAY_MAX_IN_FLIGHT, SISPORTA_DELETE_CHUNK, SISPORTA_HEAP_MB
+(every service and the extract run under the 128 MB heap cap as the images do; 0 for V8's own
+default), NODE_OPTIONS, MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_.
 `
 
 export class BenchUsageError extends Error {

@@ -6,3 +6,4 @@ export { launchService, runSisporta, freePort, CLI_ENTRY, cliNodeArgs, type Runn
 export { compareStream, canonicalValue, targetAsSource, type StreamComparison } from './demo/compare-streams.js'
 export { createDemoErp, changeDemoErp, demoConfigYaml, seededRandom, productRow, customerRow, priceRow, type Row } from './demo/demo-erp.js'
 export { issueToken } from './commands/token.js'
+export { heapNodeArgs, SERVICE_COMMANDS } from './heap-cap.js'
