@@ -129,6 +129,18 @@ export type BatchReply = Static<typeof BatchReplySchema>
 export type LoadReply = Static<typeof LoadReplySchema>
 export type ErrorReply = Static<typeof ErrorReplySchema>
 
+/** The RFC 7519 claims every sisporta token carries (`exp`, `iat` required), fresh schemas each call. */
+function registeredClaims () {
+  return {
+    exp: Type.Number(),
+    iat: Type.Number(),
+    nbf: Type.Optional(Type.Number()),
+    iss: Type.Optional(Type.String()),
+    aud: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
+    jti: Type.Optional(Type.String())
+  }
+}
+
 /**
  * Claims of an extractor's JWT: which streams it may load (`*` means every stream), and the
  * registered claims RFC 8725 asks for: `exp` and `iat` always (seconds since 1970), `iss`,
@@ -137,12 +149,7 @@ export type ErrorReply = Static<typeof ErrorReplySchema>
 export const TokenClaimsSchema = Type.Object({
   sub: Type.String({ minLength: 1 }),
   streams: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
-  exp: Type.Number(),
-  iat: Type.Number(),
-  nbf: Type.Optional(Type.Number()),
-  iss: Type.Optional(Type.String()),
-  aud: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
-  jti: Type.Optional(Type.String())
+  ...registeredClaims()
 })
 export type TokenClaims = Static<typeof TokenClaimsSchema>
 
@@ -159,12 +166,7 @@ export const AdminClaimsSchema = Type.Object({
   sub: Type.String({ minLength: 1 }),
   scope: Type.Optional(Type.String({ maxLength: 1000 })),
   streams: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-  exp: Type.Number(),
-  iat: Type.Number(),
-  nbf: Type.Optional(Type.Number()),
-  iss: Type.Optional(Type.String()),
-  aud: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
-  jti: Type.Optional(Type.String())
+  ...registeredClaims()
 })
 export type AdminClaims = Static<typeof AdminClaimsSchema>
 

@@ -1,13 +1,10 @@
 import t, { type Test } from 'tap'
-import { createSigner } from 'fast-jwt'
-import { parseConfig } from '@sisporta/config'
 import type { StreamConfig } from '@sisporta/contracts'
-import { buildGatewayApp } from '@sisporta/gateway'
-import { LoadRegistry } from '@sisporta/nats'
-import { createLogger, createMetricsRegistry } from '@sisporta/observability'
+import { createLogger } from '@sisporta/observability'
 import { createSourceDialect, type KeyValues, type SourceDialect, type ValuesChanged, type WireRow } from '@sisporta/source'
-import { logSink, testBus, testDatabase } from '@sisporta/testkit'
+import { logSink, testDatabase } from '@sisporta/testkit'
 import { GatewayClient, runLoad } from '../src/index.js'
+import { startGateway, stream, token } from './items-gateway.js'
 
 // The seal carries what the source changed on purpose (issue 12, defect 4): SQL Server's
 // `fraction: truncate` counts the datetime values it cut to the microsecond, and run-load puts
@@ -16,18 +13,6 @@ import { GatewayClient, runLoad } from '../src/index.js'
 // wraps it in a dialect that also counts "cut" values the way the SQL Server one does: over the
 // rows its pages hand out, known only once the last page has been read.
 
-const SECRET = 'extractor-test-secret-long-enough-for-hs256'
-const token = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 })({ sub: 'test', streams: ['*'] })
-const config = parseConfig(`
-streams:
-  - name: items
-    source: { table: items }
-    target: { table: items, key: [id] }
-    columns:
-      - { name: id,   from: id,   type: int }
-      - { name: note, from: note, type: string }
-`, 'test.yaml', {})
-const stream = config.stream('items')!
 
 /** The real dialect, plus a count of the rows handed out since the load's first page whose id is a multiple of 7. */
 class CountingDialect implements SourceDialect {
@@ -56,13 +41,6 @@ class CountingDialect implements SourceDialect {
   }
 }
 
-async function startGateway (t: Test): Promise<{ url: string, registry: LoadRegistry }> {
-  const { nc, names } = await testBus(t)
-  const app = await buildGatewayApp({ config, nc, names, log: createLogger({ service: 'gateway', level: 'warn', destination: logSink().stream }), metrics: createMetricsRegistry('gateway'), auth: { secret: SECRET } })
-  t.teardown(async () => { await app.close() })
-  const url = await app.listen({ host: '127.0.0.1', port: 0 })
-  return { url, registry: await LoadRegistry.bind(nc, names) }
-}
 
 async function itemsSource (t: Test, count: number): Promise<string> {
   const { url, sql } = await testDatabase(t, 'sisporta_x')

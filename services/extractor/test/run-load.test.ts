@@ -1,44 +1,9 @@
 import t, { type Test } from 'tap'
-import { createServer } from 'node:net'
-import { createSigner } from 'fast-jwt'
-import { parseConfig } from '@sisporta/config'
-import { buildGatewayApp } from '@sisporta/gateway'
-import { LoadRegistry } from '@sisporta/nats'
-import { createLogger, createMetricsRegistry } from '@sisporta/observability'
+import { createLogger } from '@sisporta/observability'
 import { createSourceDialect } from '@sisporta/source'
-import { eventually, logSink, testBus, testDatabase } from '@sisporta/testkit'
+import { eventually, freeLoopbackPort, logSink, testDatabase } from '@sisporta/testkit'
 import { GatewayClient, encodeBatches, runLoad, waitForLoad } from '../src/index.js'
-
-const SECRET = 'extractor-test-secret-long-enough-for-hs256'
-const token = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 })({ sub: 'test', streams: ['*'] })
-const config = parseConfig(`
-streams:
-  - name: items
-    source: { table: items }
-    target: { table: items, key: [id] }
-    columns:
-      - { name: id,   from: id,   type: int }
-      - { name: note, from: note, type: string }
-`, 'test.yaml', {})
-const stream = config.stream('items')!
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function startGateway (t: Test, port = 0): Promise<{ url: string, registry: LoadRegistry, messages: () => Promise<number> }> {
-  const { nc, names } = await testBus(t)
-  const app = await buildGatewayApp({ config, nc, names, log: createLogger({ service: 'gateway', level: 'warn', destination: logSink().stream }), metrics: createMetricsRegistry('gateway'), auth: { secret: SECRET } })
-  t.teardown(async () => { await app.close() })
-  const url = await app.listen({ host: '127.0.0.1', port })
-  const jsm = await nc.jetstreamManager()
-  return { url, registry: await LoadRegistry.bind(nc, names), messages: async () => (await jsm.streams.info(names.batchStream)).state.messages }
-}
+import { startGateway, stream, token } from './items-gateway.js'
 
 t.test('run load – reads the source in pages, posts every batch, seals with the counts', async (t) => {
   const { url: sourceUrl, sql } = await testDatabase(t, 'sisporta_x')
@@ -70,7 +35,7 @@ t.test('run load – a page with huge values is split into batches under the byt
 })
 
 t.test('gateway client – retries while the gateway is down, succeeds once it is up', async (t) => {
-  const port = await freePort()
+  const port = await freeLoopbackPort()
   const client = new GatewayClient({ url: `http://127.0.0.1:${port}`, token, baseDelayMs: 100 })
   const retries: string[] = []
   const retrying = new GatewayClient({ url: `http://127.0.0.1:${port}`, token, baseDelayMs: 100, onRetry: (r) => retries.push(r.reason) })
