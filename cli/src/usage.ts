@@ -13,8 +13,11 @@ Services (foreground, stop with SIGTERM / Ctrl-C):
 
 Operations:
   migrate                         create bookkeeping tables and target tables/columns (idempotent)
-  extract --stream NAME [--mode full|incremental] [--wait] [--timeout 6h] [--allow-writable-login]
+  extract --stream NAME [--mode full|incremental] [--reload diff|rows] [--wait] [--timeout 6h] [--allow-writable-login]
                                   one load now; with --wait, exit 0 once applied and reconciled
+  verify --stream NAME [--repair] [--json]
+                                  compare source and target row hashes (writes nothing): rows
+                                  missing, extra, different; --repair sends only what differs
   token issue (--stream NAME... | --admin) [--ttl 1h] [--subject NAME] [--kid ID]
                                   print a JWT scoped to those streams ('*' for all), or with
                                   --admin one that opens the console; with
@@ -64,19 +67,35 @@ SISPORTA_MYSQL_URL.
   reconciler: serviceUsage('reconciler', 'moves loads on, propagates deletes, prunes old load history', 9102),
   extractor: serviceUsage('extractor', 'the scheduler daemon: runs each stream\'s schedule', 9103),
   console: serviceUsage('console', 'the web console for operators (admin token)', 9104),
-  extract: `Usage: sisporta extract --stream NAME [--mode full|incremental] [--wait] [--timeout 6h] [--allow-writable-login]
+  extract: `Usage: sisporta extract --stream NAME [--mode full|incremental] [--reload diff|rows] [--wait] [--timeout 6h] [--allow-writable-login]
 
 One load of one stream now. Without --wait it exits once the load is sealed; with --wait once
-it is applied (and reconciled, for a full load), exit 1 if it ends otherwise.
+it is applied (and reconciled, for a full load), exit 1 if it ends otherwise. A full load of a
+stream with a reconciled full load is diffed: only rows that differ are sent (docs/reloads.md).
 
 Options:
   --stream NAME            the stream (required)
   --mode full|incremental  default full
+  --reload diff|rows       a full load: diff (default, or the stream's source.reload) or rows (send every row)
   --wait                   wait for the load's outcome
   --timeout 6h             longest wait (90s, 30m, 6h)
   --allow-writable-login   read with a login that could write (refused by default)
 
 Example: sisporta extract --stream products --wait
+`,
+  verify: `Usage: sisporta verify --stream NAME [--repair] [--json] [--allow-writable-login]
+
+Compares the source with the target, key range by key range, through the gateway (the row
+hashes of a diffed reload; nothing is written): rows missing from the target, extra in it, and
+different, with the first keys of each. Exit 0 when identical, 1 when not.
+
+Options:
+  --stream NAME   the stream (required)
+  --repair        then run a diffed reload (only what differs is sent, deletes pass the delete
+                  guard), wait for it, and verify again
+  --json          the report as JSON
+
+Example: sisporta verify --stream products --repair
 `,
   token: `Usage: sisporta token issue (--stream NAME... | --admin) [--ttl 1h] [--subject NAME] [--kid ID]
 

@@ -8,8 +8,9 @@ import type { LoadRecord } from '@sisporta/contracts'
  * // 'load 7 · stream orders · full · sealed · 120 rows in 1 batches · 12 datetime values cut to the microsecond (fraction: truncate)'
  */
 export function describeLoad (load: LoadRecord): string {
-  const parts = [`load ${load.id}`, `stream ${load.stream}`, load.mode, load.state]
-  if (load.rows !== undefined) parts.push(`${load.rows} rows in ${load.batches ?? 0} batches`)
+  const parts = [`load ${load.id}`, `stream ${load.stream}`, load.reload === 'diff' ? `${load.mode} (diffed)` : load.mode, load.state]
+  if (load.comparedRows !== undefined) parts.push(`${load.comparedRows} rows compared in ${load.comparedRanges ?? 0} ranges (${load.equalRanges ?? 0} equal)`)
+  if (load.rows !== undefined) parts.push(`${load.rows} rows${load.reload === 'diff' ? ' sent' : ''} in ${load.batches ?? 0} batches`)
   if (load.truncatedFractions !== undefined && load.truncatedFractions > 0) {
     parts.push(`${load.truncatedFractions} datetime value${load.truncatedFractions === 1 ? '' : 's'} cut to the microsecond (fraction: truncate)`)
   }

@@ -11,7 +11,7 @@ import { UsageError, WorkFailed } from '../usage-error.js'
 const TIMEOUT = /^([1-9][0-9]*)(s|m|h)$/
 
 /**
- * `sisporta extract --stream NAME [--mode full|incremental] [--wait] [--timeout 6h] [--allow-writable-login]`: one load
+ * `sisporta extract --stream NAME [--mode full|incremental] [--reload diff|rows] [--wait] [--timeout 6h] [--allow-writable-login]`: one load
  * now. Without --wait it exits once the load is sealed; with --wait once it is applied (and
  * reconciled, for a full load) — exit 1 if it ends otherwise: held by the delete guard, failed
  * because a batch was dead-lettered (the message names the letter and `sisporta dlq show N`).
@@ -24,6 +24,7 @@ export const extractCommand: Command = {
     mode: { type: 'string', default: 'full' },
     wait: { type: 'boolean', default: false },
     timeout: { type: 'string', default: '6h' },
+    reload: { type: 'string' },
     'allow-writable-login': { type: 'boolean', default: false }
   },
   async run (values) {
@@ -34,6 +35,8 @@ export const extractCommand: Command = {
     if (stream === undefined) throw new UsageError(`extract: stream '${name}' is not in ${config.file} (streams: ${config.streams.map((s) => s.name).join(', ')})`)
     const mode = values.mode
     if (mode !== 'full' && mode !== 'incremental') throw new UsageError(`extract: --mode must be full or incremental, got '${String(mode)}'`)
+    const reload = values.reload ?? stream.source.reload ?? 'diff'
+    if (reload !== 'rows' && reload !== 'diff') throw new UsageError(`extract: --reload must be rows or diff, got '${String(reload)}'`)
     const t = TIMEOUT.exec(String(values.timeout))
     if (t === null) throw new UsageError(`extract: --timeout '${String(values.timeout)}' must look like 90s, 30m or 6h`)
     const timeoutMs = Number(t[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[t[2] as 's' | 'm' | 'h']
@@ -47,6 +50,8 @@ export const extractCommand: Command = {
       try {
         sealed = await runLoad({ source, gateway, log }, stream, {
           mode,
+          reload,
+          compareRows: settings.compareRows,
           batchSize: stream.batchSize ?? settings.batchSize,
           inFlight: settings.inFlight,
           maxBatchBytes: settings.maxBatchBytes,

@@ -12,6 +12,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = Object
   extractor: async () => (await import('./services.js')).extractorCommand,
   console: async () => (await import('./services.js')).consoleCommand,
   extract: async () => (await import('./extract.js')).extractCommand,
+  verify: async () => (await import('./verify.js')).verifyCommand,
   token: async () => (await import('./token.js')).tokenCommand,
   loads: async () => (await import('./loads.js')).loadsCommand,
   status: async () => (await import('./status.js')).statusCommand,

@@ -48,8 +48,12 @@ export interface Settings {
   readonly batchSize: number
   /** Largest batch body the extractor sends, in bytes; pages with long values are split to fit. */
   readonly maxBatchBytes: number
-  /** Batches the extractor keeps in flight at once. */
+  /** Batches the extractor keeps in flight at once (and key ranges being compared, in a diffed load). */
   readonly inFlight: number
+  /** A diffed load: source rows per compared key range. */
+  readonly compareRows: number
+  /** Seconds the gateway waits for a persister to compare one key range. */
+  readonly compareTimeoutSec: number
   /** Batches one persister replica applies at once (each on its own MySQL connection). */
   readonly persisterConcurrency: number
   /** Deliveries of one batch before it goes to the dead-letter stream. */
@@ -190,6 +194,8 @@ export function readSettings (env: Env = process.env): Settings {
     allowInsecureGateway: bool(env, 'SISPORTA_ALLOW_INSECURE_GATEWAY'),
     batchSize: int(env, 'SISPORTA_BATCH_SIZE', 2000, 1, 50000),
     inFlight: int(env, 'SISPORTA_IN_FLIGHT', 4, 1, 64),
+    compareRows: int(env, 'SISPORTA_COMPARE_ROWS', 5000, 1, 50000),
+    compareTimeoutSec: duration(env, 'SISPORTA_COMPARE_TIMEOUT', 60, 1, 3600),
     maxBatchBytes: int(env, 'SISPORTA_MAX_BATCH_BYTES', 960_000, 1024, 64 * 1024 * 1024),
     persisterConcurrency: int(env, 'SISPORTA_PERSISTER_CONCURRENCY', 4, 1, 64),
     maxDeliver: int(env, 'SISPORTA_MAX_DELIVER', 5, 1, 1000),

@@ -52,7 +52,13 @@ export const StreamSourceSchema = Type.Object({
    * Masking masks mapped columns for the source login (a full load then deletes or overwrites
    * target rows with what the login sees). Off: such a stream is refused (`SIS_SRC_FILTERED`).
    */
-  allowFiltered: Type.Optional(Type.Boolean())
+  allowFiltered: Type.Optional(Type.Boolean()),
+  /**
+   * How a full load after the first ships the source: `diff` (the default) compares row hashes
+   * with the target range by range and sends only what differs; `rows` sends every row, every
+   * time (docs/reloads.md).
+   */
+  reload: Type.Optional(Type.Union([Type.Literal('rows'), Type.Literal('diff')]))
 }, { additionalProperties: false })
 
 export const StreamTargetSchema = Type.Object({

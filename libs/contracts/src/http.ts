@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { LOAD_MODES, LoadRecordSchema, MAX_LOAD_BATCHES, MAX_LOAD_ID, MAX_LOAD_ROWS, MAX_LOAD_VALUES } from './load.js'
+import { LOAD_MODES, RELOAD_KINDS, LoadRecordSchema, MAX_LOAD_BATCHES, MAX_LOAD_ID, MAX_LOAD_ROWS, MAX_LOAD_VALUES } from './load.js'
 
 /** Route prefix of the ingestion API. */
 export const API_PREFIX = '/v1'
@@ -19,7 +19,13 @@ export const BatchParamsSchema = Type.Object({
 
 /** `POST /v1/streams/:stream/loads` */
 export const OpenLoadBodySchema = Type.Object({
-  mode: Type.Union(LOAD_MODES.map((m) => Type.Literal(m)))
+  mode: Type.Union(LOAD_MODES.map((m) => Type.Literal(m))),
+  /**
+   * A full load the extractor would like diffed (docs/reloads.md). The gateway opens it diffed
+   * only when the stream has a reconciled full load and no other load that may still write
+   * (open, sealed, applied, held, approved); otherwise as `rows`. The load record says which.
+   */
+  reload: Type.Optional(Type.Union(RELOAD_KINDS.map((k) => Type.Literal(k))))
 }, { additionalProperties: false })
 
 /**
@@ -42,7 +48,48 @@ export const SealBodySchema = Type.Object({
    * Datetime values the source cut to the microsecond, as their column's `fraction: truncate`
    * asks (SQL Server datetime2(7) / datetimeoffset(7)); absent means none. Kept in the load record.
    */
-  truncatedFractions: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_LOAD_VALUES }))
+  truncatedFractions: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_LOAD_VALUES })),
+  /** A diffed load: source rows and key ranges compared, and ranges found equal. */
+  comparedRows: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_LOAD_ROWS })),
+  comparedRanges: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_LOAD_ROWS })),
+  equalRanges: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_LOAD_ROWS }))
+}, { additionalProperties: false })
+
+/** Most source rows one comparison may hash (its request stays far under NATS's max_payload). */
+export const MAX_COMPARE_ROWS = 50_000
+/** Most target keys a comparison reply names (counts are always exact). */
+export const MAX_COMPARE_KEYS = 1000
+
+/**
+ * `POST /v1/streams/:stream/loads/:loadId/compare` (a diffed load) and
+ * `POST /v1/streams/:stream/compare` (`sisporta verify`: compares only, changes nothing).
+ * One key range of the source, `lo` < key ≤ `hi` in key order (`null`: unbounded), and the
+ * row hashes of its rows in key order: {@link ROW_HASH_BYTES} bytes each, base64.
+ */
+export const CompareBodySchema = Type.Object({
+  lo: Type.Union([Type.Null(), Type.Array(Type.Unknown(), { minItems: 1, maxItems: 16 })]),
+  hi: Type.Union([Type.Null(), Type.Array(Type.Unknown(), { minItems: 1, maxItems: 16 })]),
+  hashes: Type.String({ maxLength: Math.ceil(MAX_COMPARE_ROWS * 8 / 3) * 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' })
+}, { additionalProperties: false })
+
+/**
+ * The comparison of one range: which source rows (their positions in the request) the target
+ * does not hold as they are, and the target's rows of the range that no source row matched
+ * (changed, or absent from the source). In a diffed load those target rows are marked with the
+ * negative load id (`_sisporta_load = −id`): rows the load then sends carry its id again, and
+ * the rows still marked when the load is applied are its deletes.
+ */
+export const CompareReplySchema = Type.Object({
+  /** Positions (0-based, ascending) of the source rows to send. */
+  send: Type.Array(Type.Integer({ minimum: 0 })),
+  /** Live target rows in the range. */
+  targetRows: Type.Integer({ minimum: 0 }),
+  /** Target rows in the range that no source row matched. */
+  unmatched: Type.Integer({ minimum: 0 }),
+  /** Keys of the first {@link MAX_COMPARE_KEYS} unmatched target rows, as wire values. */
+  unmatchedKeys: Type.Array(Type.Array(Type.Unknown())),
+  /** Target rows marked with the load (0 for `verify`). */
+  marked: Type.Integer({ minimum: 0 })
 }, { additionalProperties: false })
 
 /** Longest reason an abandon may state (a longer one is cut by the extractor before sending). */
@@ -122,6 +169,8 @@ export const ErrorReplySchema = Type.Object({
 })
 
 export type OpenLoadBody = Static<typeof OpenLoadBodySchema>
+export type CompareBody = Static<typeof CompareBodySchema>
+export type CompareReply = Static<typeof CompareReplySchema>
 export type BatchBody = Static<typeof BatchBodySchema>
 export type SealBody = Static<typeof SealBodySchema>
 export type AbandonLoadBody = Static<typeof AbandonLoadBodySchema>

@@ -6,6 +6,15 @@ export const LOAD_MODES = ['full', 'incremental'] as const
 export type LoadMode = typeof LOAD_MODES[number]
 
 /**
+ * How a full load ships the source: `rows` sends every row (the first load of a stream, and
+ * `source.reload: rows`); `diff` compares row hashes range by range with the target and sends
+ * only the rows that differ (docs/reloads.md). Its deletes are the target rows the comparison
+ * marked absent, not every row the load did not write.
+ */
+export const RELOAD_KINDS = ['rows', 'diff'] as const
+export type ReloadKind = typeof RELOAD_KINDS[number]
+
+/**
  * Life of a load:
  *
  *   open → sealed → applied → reconciled          (full)
@@ -66,6 +75,8 @@ export const LoadRecordSchema = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
   /** Who opened it (the token's subject). */
   openedBy: Type.Optional(Type.String()),
+  /** `diff`: a diffed full load (set by the gateway when it opens it; absent means `rows`). */
+  reload: Type.Optional(Type.Literal('diff')),
   /** Stated by the extractor at seal time. */
   sealedAt: Type.Optional(Type.String()),
   batches: Type.Optional(Count(MAX_LOAD_BATCHES)),
@@ -75,6 +86,13 @@ export const LoadRecordSchema = Type.Object({
    * their column says `fraction: truncate` (SQL Server datetime2(7) / datetimeoffset(7)).
    */
   truncatedFractions: Type.Optional(Count(MAX_LOAD_VALUES)),
+  /**
+   * A diffed load, stated at seal time: source rows compared with the target, key ranges
+   * compared, and ranges found equal (verified by this load; nothing of them was sent).
+   */
+  comparedRows: Type.Optional(Count(MAX_LOAD_ROWS)),
+  comparedRanges: Type.Optional(Count(MAX_LOAD_ROWS)),
+  equalRanges: Type.Optional(Count(MAX_LOAD_ROWS)),
   /** Counted by the reconciler from the persisters' bookkeeping. */
   appliedAt: Type.Optional(Type.String()),
   appliedBatches: Type.Optional(Count(MAX_LOAD_BATCHES)),
@@ -104,7 +122,9 @@ export const OpenRecordSchema = Type.Object({
   stream: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }),
   mode: Type.Union(LOAD_MODES.map((m) => Type.Literal(m))),
   openedAt: Type.String({ format: 'date-time' }),
-  openedBy: Type.Optional(Type.String())
+  openedBy: Type.Optional(Type.String()),
+  /** `diff`: opened as a diffed full load. The reconciler's deletes depend on it, so it is the gateway's word. */
+  reload: Type.Optional(Type.Literal('diff'))
 }, { additionalProperties: false })
 
 export type OpenRecord = Static<typeof OpenRecordSchema>

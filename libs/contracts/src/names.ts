@@ -58,6 +58,13 @@ export interface BusNames {
   /** Subject one stream's dead letters are published on. */
   dlqSubject(stream: string): string
   readonly dlqSubjects: string
+  /**
+   * Subject of one stream's range comparisons (diffed reloads, `sisporta verify`): a NATS
+   * request from the gateway, answered by one persister of the queue group {@link compareQueue}.
+   */
+  compareSubject(stream: string): string
+  readonly compareSubjects: string
+  readonly compareQueue: string
   /** JetStream stream that keeps dead-lettered batches until replayed or dropped. */
   readonly dlqStream: string
   /** KV bucket holding the load registry (one key per load, plus the id sequence). */
@@ -77,6 +84,9 @@ export function busNames (namespace: string): BusNames {
     persisterConsumer: `${namespace}_persister`,
     dlqSubject: (stream: string) => `${namespace}.dlq.${stream}`,
     dlqSubjects: `${namespace}.dlq.>`,
+    compareSubject: (stream: string) => `${namespace}.compare.${stream}`,
+    compareSubjects: `${namespace}.compare.>`,
+    compareQueue: `${namespace}_comparers`,
     dlqStream: `${upper}_DLQ`,
     loadsBucket: `${namespace}_loads`
   })

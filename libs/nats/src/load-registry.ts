@@ -120,15 +120,17 @@ export class LoadRegistry {
    * gateway's proof of the authenticated open), then the load record. A crash between the two
    * leaves an open record without a load, which nothing reads.
    */
-  async openLoad (input: { stream: string, mode: LoadMode, openedBy?: string }): Promise<LoadRecord> {
+  async openLoad (input: { stream: string, mode: LoadMode, openedBy?: string, reload?: 'diff' }): Promise<LoadRecord> {
     const id = await this.#nextId()
     const now = new Date().toISOString()
     const opened: OpenRecord = { id, stream: input.stream, mode: input.mode, openedAt: now }
     if (input.openedBy !== undefined) opened.openedBy = input.openedBy
+    if (input.reload !== undefined) opened.reload = input.reload
     await this.#kv.create(openKey(input.stream, id), encoder.encode(JSON.stringify(opened)))
     this.#remember(openKey(input.stream, id), opened)
     const load: LoadRecord = { id, stream: input.stream, mode: input.mode, state: 'open', openedAt: now, updatedAt: now }
     if (input.openedBy !== undefined) load.openedBy = input.openedBy
+    if (input.reload !== undefined) load.reload = input.reload
     await this.#kv.create(loadKey(input.stream, id), encoder.encode(JSON.stringify(load)))
     return load
   }
@@ -238,8 +240,8 @@ export class LoadRegistry {
       if (next.state !== current.load.state && !canTransition(current.load.state, next.state)) {
         throw new BusError('SIS_BUS_LOAD_STATE', `load ${id} of stream '${stream}' is ${current.load.state}, it cannot become ${next.state}`)
       }
-      if (next.id !== id || next.stream !== stream || next.mode !== current.load.mode || next.openedAt !== current.load.openedAt) {
-        throw new BusError('SIS_BUS_LOAD_STATE', `load ${id} of stream '${stream}': a change may not alter its id, stream, mode or opening time`)
+      if (next.id !== id || next.stream !== stream || next.mode !== current.load.mode || next.openedAt !== current.load.openedAt || next.reload !== current.load.reload) {
+        throw new BusError('SIS_BUS_LOAD_STATE', `load ${id} of stream '${stream}': a change may not alter its id, stream, mode, reload or opening time`)
       }
       const stored = { ...next, updatedAt: new Date().toISOString() }
       try {
@@ -317,6 +319,10 @@ export class LoadRegistry {
     if (typeof opened === 'string') return untrusted(opened, false)
     if (opened.mode !== record.mode || opened.openedAt !== record.openedAt) {
       return untrusted(`the record says ${record.mode} load opened at ${record.openedAt}, the gateway opened a ${opened.mode} load at ${opened.openedAt}`, false)
+    }
+    // the reconciler's deletes depend on it: a diffed load deletes only what its comparisons marked
+    if (opened.reload !== record.reload) {
+      return untrusted(`the record says reload ${record.reload ?? 'rows'}, the gateway opened the load with reload ${opened.reload ?? 'rows'}`, false)
     }
     return { status: 'trusted', entry: { load: record, revision: entry.revision } }
   }

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type OutgoingHttpHeaders } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { API_PREFIX, MAX_ABANDON_REASON, type BatchReply, type ErrorReply, type LoadMode, type LoadRecord, type SealBody, type StreamStatusReply, type SyncRequest, type SyncRequestsReply } from '@sisporta/contracts'
+import { API_PREFIX, MAX_ABANDON_REASON, type BatchReply, type CompareBody, type CompareReply, type ReloadKind, type ErrorReply, type LoadMode, type LoadRecord, type SealBody, type StreamStatusReply, type SyncRequest, type SyncRequestsReply } from '@sisporta/contracts'
 import { ExtractError } from './errors.js'
 
 export interface GatewayClientOptions {
@@ -64,9 +64,24 @@ export class GatewayClient {
     this.#agent = this.#protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions)
   }
 
-  async openLoad (stream: string, mode: LoadMode): Promise<LoadRecord> {
-    const reply = await this.#request<{ load: LoadRecord }>('POST', `/streams/${stream}/loads`, JSON.stringify({ mode }), `open ${mode} load of ${stream}`)
+  /**
+   * Opens a load. `reload: 'diff'` asks for a diffed full load: the gateway opens one only where
+   * it is safe (docs/reloads.md), else a load that sends every row; the record's `reload` says which.
+   */
+  async openLoad (stream: string, mode: LoadMode, reload?: ReloadKind): Promise<LoadRecord> {
+    const body = reload === undefined ? { mode } : { mode, reload }
+    const reply = await this.#request<{ load: LoadRecord }>('POST', `/streams/${stream}/loads`, JSON.stringify(body), `open ${mode} load of ${stream}`)
     return reply.load
+  }
+
+  /**
+   * Compares one key range of the source with the target (docs/reloads.md): for an open diffed
+   * load (`loadId`), whose unmatched target rows are then marked; without one (`sisporta
+   * verify`), changing nothing. Resolves with the positions of the rows to send.
+   */
+  async compare (stream: string, loadId: number | undefined, body: CompareBody, options: RequestOptions = {}): Promise<CompareReply> {
+    const path = loadId === undefined ? `/streams/${stream}/compare` : `/streams/${stream}/loads/${loadId}/compare`
+    return await this.#request<CompareReply>('POST', path, JSON.stringify(body), loadId === undefined ? `compare a range of ${stream}` : `compare a range of load ${loadId}`, options)
   }
 
   /**

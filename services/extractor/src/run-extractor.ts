@@ -48,7 +48,7 @@ export async function runExtractor (settings: Settings, config: SisportaConfig, 
         for (const stream of scheduled) {
           await startup.retry(`the source (SISPORTA_SOURCE_URL) for stream '${stream.name}'`, async () => await source.describe(stream), { isTransient: isTransientSourceError })
         }
-        const scheduler = createScheduler({ config, source, gateway, log, metrics: registry, batchSize: settings.batchSize, inFlight: settings.inFlight, maxBatchBytes: settings.maxBatchBytes, readAttempts: settings.sourceReadAttempts })
+        const scheduler = createScheduler({ config, source, gateway, log, metrics: registry, batchSize: settings.batchSize, inFlight: settings.inFlight, maxBatchBytes: settings.maxBatchBytes, readAttempts: settings.sourceReadAttempts, compareRows: settings.compareRows })
         // an operator's "sync now" (`sisporta streams sync`, the console) starts a load through the scheduler
         const syncPoller = createSyncPoller({ config, gateway, runNow: scheduler.runNow, log, metrics: registry, intervalMs: settings.syncPollIntervalSec * 1000 })
         return await createServiceApp({ log, registry, workers: [scheduler, syncPoller], metricsListen: metricsListen(settings) })

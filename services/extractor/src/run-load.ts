@@ -1,10 +1,11 @@
 import type { Logger } from 'pino'
 import type { WireRow } from '@sisporta/source'
-import type { LoadMode, LoadRecord, StreamConfig } from '@sisporta/contracts'
+import type { LoadMode, LoadRecord, ReloadKind, StreamConfig } from '@sisporta/contracts'
 import { keyOf, streamPages, type SourceDialect } from '@sisporta/source'
 import type { GatewayClient } from './gateway-client.js'
 import { ExtractError } from './errors.js'
 import { encodeBatches } from './encode-batches.js'
+import { DEFAULT_COMPARE_ROWS, comparePages } from './compare-pages.js'
 
 /** Under NATS's default max_payload of 1 MiB, with room for headers. */
 export const DEFAULT_MAX_BATCH_BYTES = 960_000
@@ -22,6 +23,14 @@ export interface LoadProgress {
 
 export interface RunLoadOptions {
   mode: LoadMode
+  /**
+   * A full load: `diff` (the default) asks the gateway for a diffed reload, which it grants
+   * when the stream has a reconciled full load and no other load that may still write; `rows`
+   * sends every row (`source.reload: rows`, `--reload rows`).
+   */
+  reload?: ReloadKind
+  /** A diffed load: source rows per compared key range (SISPORTA_COMPARE_ROWS; default 5000). */
+  compareRows?: number
   /** Rows per batch. */
   batchSize: number
   /** Batches posted concurrently. */
@@ -67,10 +76,11 @@ export async function runLoad (deps: RunLoadDeps, stream: StreamConfig, options:
   options.signal?.throwIfAborted()
   // Not abortable: a load opened without its id coming back would stay open (until the next
   // load of the stream abandons it); once the id is here, the signal abandons it.
-  const load = await deps.gateway.openLoad(stream.name, options.mode)
+  const load = await deps.gateway.openLoad(stream.name, options.mode, options.mode === 'full' ? options.reload ?? 'diff' : undefined)
   const log = deps.log.child({ stream: stream.name, loadId: load.id })
-  log.info({ mode: options.mode, estimatedRows }, 'load opened')
+  log.info({ mode: options.mode, reload: load.reload ?? 'rows', estimatedRows }, 'load opened')
   try {
+    if (load.reload === 'diff') return await diffAndSeal(deps, stream, load, options, estimatedRows, log)
     return await sendAndSeal(deps, stream, load, options, estimatedRows, log)
   } catch (err) {
     throw await giveUp(deps.gateway, load, err, log)
@@ -123,6 +133,44 @@ async function sendAndSeal (deps: RunLoadDeps, stream: StreamConfig, load: LoadR
   const counts = truncatedFractions > 0 ? { batches, rows, truncatedFractions } : { batches, rows }
   const sealed = await deps.gateway.seal(stream.name, load.id, counts, { signal })
   log.info(counts, 'load sealed')
+  return sealed
+}
+
+/**
+ * A diffed load (docs/reloads.md): compares the source with the target range by range
+ * (compare-pages.ts) and posts as batches only the rows each comparison asks for; the target
+ * rows nothing matched were marked by the comparison, and those the load does not send again
+ * are its deletes. Sealed with the rows sent and the rows and ranges compared.
+ */
+async function diffAndSeal (deps: RunLoadDeps, stream: StreamConfig, load: LoadRecord, options: RunLoadOptions, estimatedRows: number | undefined, log: Logger): Promise<LoadRecord> {
+  const { signal } = options
+  const columns = stream.columns.map((c) => c.name)
+  const describeRow = (row: WireRow): string => JSON.stringify(keyOf(stream, row))
+  const maxBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES
+  let batches = 0
+  let rows = 0
+  let comparedRows = 0
+  let comparedRanges = 0
+  let equalRanges = 0
+  await comparePages(deps.source, stream,
+    async (range, hashes) => await deps.gateway.compare(stream.name, load.id, { lo: range.lo === null ? null : [...range.lo], hi: range.hi === null ? null : [...range.hi], hashes: hashes.toString('base64') }, signal === undefined ? {} : { signal }),
+    async (range) => {
+      comparedRanges++
+      comparedRows += range.rows.length
+      if (range.reply.send.length === 0 && range.reply.unmatched === 0) equalRanges++
+      // a range's batches are posted together; several ranges are in flight at once
+      const posts = encodeBatches(columns, range.differing, maxBytes, describeRow).map(async (body) => {
+        const reply = await deps.gateway.postBatch(stream.name, load.id, batches++, body, signal === undefined ? {} : { signal })
+        rows += reply.rows
+      })
+      await Promise.all(posts)
+      options.onProgress?.({ loadId: load.id, batches, rows: comparedRows, estimatedRows })
+    },
+    { pageSize: options.batchSize, compareRows: options.compareRows ?? DEFAULT_COMPARE_ROWS, inFlight: options.inFlight, log, ...(options.readAttempts === undefined ? {} : { readAttempts: options.readAttempts }), ...(signal === undefined ? {} : { signal }) })
+  const truncatedFractions = deps.source.valuesChanged?.(stream).truncatedFractions ?? 0
+  const counts = { batches, rows, ...(truncatedFractions > 0 ? { truncatedFractions } : {}), comparedRows, comparedRanges, equalRanges }
+  const sealed = await deps.gateway.seal(stream.name, load.id, counts, signal === undefined ? {} : { signal })
+  log.info(counts, 'diffed load sealed')
   return sealed
 }
 

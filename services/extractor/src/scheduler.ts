@@ -22,6 +22,8 @@ export interface SchedulerDeps {
   maxBatchBytes: number
   /** Attempts at one source page (SISPORTA_SOURCE_READ_ATTEMPTS). */
   readAttempts?: number
+  /** A diffed load: source rows per compared key range (SISPORTA_COMPARE_ROWS). */
+  compareRows?: number
   /** How often a parent stream's load is asked whether it is applied yet (ms). Default 1000. */
   pollMs?: number
   /** The clock the schedules are read with (epoch ms). Default `Date.now`. */
@@ -119,6 +121,8 @@ export function createScheduler (deps: SchedulerDeps): Worker & { runningLoads()
       }
       const load = await runLoad({ source: deps.source, gateway: deps.gateway, log: deps.log }, stream, {
         mode,
+        reload: stream.source.reload ?? 'diff',
+        ...(deps.compareRows === undefined ? {} : { compareRows: deps.compareRows }),
         batchSize: stream.batchSize ?? deps.batchSize,
         inFlight: deps.inFlight,
         maxBatchBytes: deps.maxBatchBytes,

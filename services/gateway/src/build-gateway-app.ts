@@ -45,6 +45,8 @@ export interface GatewayAppOptions {
   bodyTimeoutMs?: number
   /** How long to wait for a PubAck before answering 503 (ms, default 5000). */
   publishTimeoutMs?: number
+  /** How long a persister may take to compare one key range before 503 (ms, default 60 000). */
+  compareTimeoutMs?: number
   /** Longest time to receive a whole request, against slow clients (ms, default 120 000). */
   requestTimeoutMs?: number
   /** `/metrics` on a port of its own (`SISPORTA_METRICS_PORT`), off the public ingestion port. */
@@ -63,6 +65,9 @@ export interface GatewayAppOptions {
  * const app = await buildGatewayApp({ config, nc, names, log, metrics: createMetricsRegistry('gateway'), auth: { secret } })
  * await app.listen({ host: '0.0.0.0', port: 8080 })
  */
+/** How long a persister may take to compare one key range (SISPORTA_COMPARE_TIMEOUT). */
+export const DEFAULT_COMPARE_TIMEOUT_MS = 60_000
+
 export async function buildGatewayApp (options: GatewayAppOptions): Promise<FastifyInstance> {
   const { nc, names, log } = options
   const auth = resolveAuth(options.auth)
@@ -111,7 +116,8 @@ export async function buildGatewayApp (options: GatewayAppOptions): Promise<Fast
     bodyLimit,
     maxInFlight,
     maxInFlightPerToken: options.maxInFlightPerToken ?? Math.max(1, Math.ceil(maxInFlight / 2)),
-    bodyTimeoutMs: options.bodyTimeoutMs ?? 30_000
+    bodyTimeoutMs: options.bodyTimeoutMs ?? 30_000,
+    compare: { nc, names, timeoutMs: options.compareTimeoutMs ?? DEFAULT_COMPARE_TIMEOUT_MS }
   })
   await app.register(controlRoutes, { prefix: API_PREFIX, config: options.config, controls, auth, metrics, bodyLimit })
   await app.register(streamRoutes, { prefix: API_PREFIX, config: options.config, loads, auth, metrics, bodyLimit })

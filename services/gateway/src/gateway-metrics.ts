@@ -14,6 +14,11 @@ export interface GatewayMetrics {
   readonly batchesInProgress: Gauge
   /** Ingestion API requests, for latency percentiles per route. */
   readonly requestSeconds: Histogram<'method' | 'route' | 'status_code'>
+  /** Request body bytes received (what extractors send, whatever became of it), per route. */
+  readonly requestBytes: Counter<'route'>
+  /** Key ranges compared for diffed reloads and verify, and the source rows the persisters asked to be sent. */
+  readonly rangesCompared: Counter<'stream'>
+  readonly rowsToSend: Counter<'stream'>
 }
 
 /**
@@ -45,6 +50,9 @@ export function createGatewayMetrics (registry: Registry): GatewayMetrics {
       labelNames: ['method', 'route', 'status_code'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers
-    })
+    }),
+    requestBytes: new Counter({ name: 'sisporta_gateway_request_bytes_total', help: 'Request body bytes received on the ingestion API, per route', labelNames: ['route'], registers }),
+    rangesCompared: new Counter({ name: 'sisporta_gateway_ranges_compared_total', help: 'Key ranges compared with the target (diffed reloads and verify)', labelNames: ['stream'], registers }),
+    rowsToSend: new Counter({ name: 'sisporta_gateway_compare_rows_to_send_total', help: 'Source rows the range comparisons found the target lacking or different', labelNames: ['stream'], registers })
   }
 }

@@ -18,6 +18,8 @@ import { createErrorHandler } from './error-handler.js'
 import type { GatewayMetrics } from './gateway-metrics.js'
 import { LoadTally } from './load-tally.js'
 import { checkBody, useRawJsonParser, type BodyChecks } from './raw-json-parser.js'
+import { compareRoutes, type CompareRoutesOptions } from './compare-routes.js'
+import { diffEligibility } from './diff-eligibility.js'
 import { useStreamAuth } from './stream-auth.js'
 import { typeboxValidatorCompiler } from './typebox-validator.js'
 
@@ -36,6 +38,8 @@ export interface IngestRoutesOptions {
   maxInFlightPerToken: number
   /** How long a batch request's body may take to arrive (ms); then 408 `SIS_GW_BODY_TIMEOUT` and its slot is freed. */
   bodyTimeoutMs: number
+  /** Range comparisons of diffed reloads and `verify`: asked of the persisters over NATS. */
+  compare: Pick<CompareRoutesOptions, 'nc' | 'names' | 'timeoutMs'>
 }
 
 interface StreamParams { stream: string }
@@ -69,7 +73,10 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
   await useStreamAuth(app, { auth: options.auth, config })
 
   app.addHook('onResponse', async (request, reply) => {
-    metrics.requestSeconds.observe({ method: request.method, route: request.routeOptions.url ?? 'unknown', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    const route = request.routeOptions.url ?? 'unknown'
+    metrics.requestSeconds.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    const bytes = Number(request.headers['content-length'])
+    if (Number.isFinite(bytes) && bytes > 0) metrics.requestBytes.inc({ route }, bytes)
   })
 
   app.post<{ Params: StreamParams, Body: OpenLoadBody }>('/streams/:stream/loads', {
@@ -80,8 +87,11 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
     // A paused stream opens no new load; one already open goes on (batches, seal) and finishes.
     const control = await controls.get(stream)
     if (control.paused) throw new GatewayError('SIS_GW_STREAM_PAUSED', describePause(control))
-    const load = await loads.openLoad({ stream, mode: request.body.mode, openedBy })
-    request.log.info({ stream, loadId: load.id, mode: load.mode, openedBy: load.openedBy }, 'load opened')
+    // A diffed reload only where it is safe: see diff-eligibility.ts; otherwise every row is sent.
+    const diff = request.body.mode === 'full' && request.body.reload === 'diff' ? await diffEligibility(loads, stream) : undefined
+    if (diff !== undefined && !diff.eligible) request.log.info({ stream, reason: diff.reason }, 'diffed reload asked for; opening a load that sends every row')
+    const load = await loads.openLoad({ stream, mode: request.body.mode, openedBy, ...(diff?.eligible === true ? { reload: 'diff' as const } : {}) })
+    request.log.info({ stream, loadId: load.id, mode: load.mode, reload: load.reload ?? 'rows', openedBy: load.openedBy }, 'load opened')
     // One open load per stream: the newest wins, an older one still open is abandoned at once
     // (its extractor died, or another one took over) rather than waiting for SISPORTA_OPEN_TIMEOUT.
     const { previous, newer } = await loads.claimNewest(stream, load.id)
@@ -95,6 +105,8 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
     void reply.code(201)
     return { load } satisfies LoadReply
   })
+
+  compareRoutes(app, { ...options.compare, config, loads, metrics })
 
   app.post<{ Params: LoadParams, Body: AbandonLoadBody }>('/streams/:stream/loads/:loadId/abandon', {
     schema: { params: LoadParamsSchema, body: AbandonLoadBodySchema }
@@ -188,7 +200,8 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
     const contradiction = tally.contradiction(stream, loadId, { batches, rows })
     if (contradiction !== undefined) throw new GatewayError('SIS_GW_SEAL_INVALID', `load ${loadId} of stream '${stream}': ${contradiction}`)
     // An unknown load is SIS_BUS_LOAD_UNKNOWN from the registry, answered 404.
-    const { load, changed } = await loads.transition(stream, loadId, (current) => sealChange(current, batches, rows, truncatedFractions))
+    const compared = comparedCounts(request.body)
+    const { load, changed } = await loads.transition(stream, loadId, (current) => sealChange(current, batches, rows, truncatedFractions, compared))
     tally.forget(stream, loadId)
     const log = request.log.child({ stream, loadId })
     if (changed) log.info({ batches, rows, truncatedFractions }, 'load sealed')
@@ -217,9 +230,13 @@ function answerBodyTimeout (request: FastifyRequest, reply: FastifyReply, timeou
  * moved on since (applied, reconciled…): the first seal's reply may simply have been lost. Other
  * counts, or a load that was never sealed and is no longer open (abandoned, discarded), are conflicts.
  */
-function sealChange (current: LoadRecord, batches: number, rows: number, truncatedFractions: number | undefined): LoadRecord | undefined {
+function sealChange (current: LoadRecord, batches: number, rows: number, truncatedFractions: number | undefined, compared: ComparedCounts | undefined): LoadRecord | undefined {
   const where = `load ${current.id} of stream '${current.stream}'`
-  if (current.state === 'open') return { ...current, state: 'sealed', batches, rows, ...(truncatedFractions === undefined ? {} : { truncatedFractions }), sealedAt: new Date().toISOString() }
+  if (current.state === 'open') {
+    if (compared !== undefined && current.reload !== 'diff') throw new GatewayError('SIS_GW_COMPARE_REFUSED', `${where} was opened to send every row: its seal states no comparison`)
+    if (compared === undefined && current.reload === 'diff') throw new GatewayError('SIS_GW_COMPARE_REFUSED', `${where} is a diffed load: its seal states the rows and ranges compared`)
+    return { ...current, state: 'sealed', batches, rows, ...(truncatedFractions === undefined ? {} : { truncatedFractions }), ...compared, sealedAt: new Date().toISOString() }
+  }
   if (current.sealedAt === undefined) {
     throw new GatewayError('SIS_GW_LOAD_NOT_OPEN', `${where} is ${current.state}: only an open load can be sealed`)
   }
@@ -230,6 +247,19 @@ function sealChange (current: LoadRecord, batches: number, rows: number, truncat
     throw new GatewayError('SIS_GW_SEAL_MISMATCH', `${where} was already sealed with ${current.truncatedFractions ?? 0} datetime values cut to the microsecond, not ${truncatedFractions ?? 0}`)
   }
   return undefined
+}
+
+interface ComparedCounts { comparedRows: number, comparedRanges: number, equalRanges: number }
+
+/** A diffed load's seal states all three counts, a load of rows none. */
+function comparedCounts (body: SealBody): ComparedCounts | undefined {
+  const { comparedRows, comparedRanges, equalRanges } = body
+  if (comparedRows === undefined && comparedRanges === undefined && equalRanges === undefined) return undefined
+  if (comparedRows === undefined || comparedRanges === undefined || equalRanges === undefined) {
+    throw new GatewayError('SIS_GW_INVALID_REQUEST', 'a seal states comparedRows, comparedRanges and equalRanges together, or none of them')
+  }
+  if (equalRanges > comparedRanges) throw new GatewayError('SIS_GW_INVALID_REQUEST', `equalRanges (${equalRanges}) cannot exceed comparedRanges (${comparedRanges})`)
+  return { comparedRows, comparedRanges, equalRanges }
 }
 
 /**

@@ -65,6 +65,7 @@ export async function runGateway (settings: Settings, config: SisportaConfig, lo
         maxInFlightPerToken: settings.gatewayMaxInFlightPerToken,
         metricsListen: metricsListen(settings),
         bodyTimeoutMs: settings.gatewayBodyTimeoutSec * 1000,
+        compareTimeoutMs: settings.compareTimeoutSec * 1000,
         requestTimeoutMs: REQUEST_TIMEOUT_MS
       })
     }

@@ -42,7 +42,9 @@ export const PersistErrorCodes = Object.freeze({
   /** Bisection applied the batch's good rows; the rows MySQL refused (keys, column, error) are dead-lettered alone. */
   RowsRefused: 'SIS_PERSIST_ROWS_REFUSED',
   /** A replayed dead letter (`Sisporta-Replay`) for a load that may not take it (discarded, superseded, applied…), or with a malformed replay header. */
-  ReplayRefused: 'SIS_PERSIST_REPLAY_REFUSED'
+  ReplayRefused: 'SIS_PERSIST_REPLAY_REFUSED',
+  /** A range comparison (diffed reload, verify) that cannot be made: malformed request, unknown stream, a load that is not an open diffed load. */
+  CompareInvalid: 'SIS_PERSIST_COMPARE_INVALID'
 } as const)
 
 export type PersistErrorCode = typeof PersistErrorCodes[keyof typeof PersistErrorCodes]

@@ -1,6 +1,6 @@
 import type { NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
-import { createServiceApp, natsReadiness, type Logger } from '@sisporta/observability'
+import { createServiceApp, natsReadiness, type Logger, type Worker } from '@sisporta/observability'
 import type { PersisterWorker } from './persister-worker.js'
 
 /** The Fastify instance `createServiceApp` builds (typed without a direct fastify dependency). */
@@ -11,6 +11,8 @@ export interface PersisterAppDeps {
   readonly registry: Registry
   readonly nc: NatsConnection
   readonly worker: PersisterWorker
+  /** Other work started and stopped with the app (the range comparisons of diffed reloads). */
+  readonly workers?: readonly Worker[]
   /** `/metrics` on a port of its own (`SISPORTA_METRICS_PORT`). */
   readonly metricsListen?: { host: string, port: number } | undefined
 }
@@ -28,7 +30,7 @@ export async function buildPersisterApp (deps: PersisterAppDeps): Promise<Persis
   return await createServiceApp({
     log: deps.log,
     registry: deps.registry,
-    workers: [deps.worker],
+    workers: [deps.worker, ...(deps.workers ?? [])],
     metricsListen: deps.metricsListen,
     checks: {
       nats: natsReadiness(deps.nc),

@@ -6,8 +6,12 @@ import { createDb, exactPoolOptions, isUnreachableDatabase } from '@sisporta/db'
 import { LoadRegistry, busConnectOptions, connectBus, provisionBus } from '@sisporta/nats'
 import { createMetricsRegistry, runService, type Logger } from '@sisporta/observability'
 import { createPersisterMetrics } from './metrics.js'
+import { createCompareResponder } from './compare-responder.js'
 import { buildPersisterApp } from './persister-app.js'
 import { createPersisterWorker } from './persister-worker.js'
+
+/** Range comparisons one persister makes at once (a diffed reload asks for a few at a time). */
+const COMPARE_CONCURRENCY = 2
 
 /**
  * Runs the persister until SIGTERM / SIGINT. Settings are checked first (a bad one exits 2
@@ -61,7 +65,11 @@ export async function runPersister (settings: Settings, config: SisportaConfig, 
         metrics: createPersisterMetrics(registry),
         ...(settings.testPauseBeforeAck !== undefined ? { testPauseBeforeAck: settings.testPauseBeforeAck } : {})
       })
-      return await buildPersisterApp({ log, registry, nc, worker, metricsListen: metricsListen(settings) })
+      // diffed reloads and `verify`: range comparisons, on a small pool of their own
+      const compareDb = createDb(mysqlUrl, { poolSize: COMPARE_CONCURRENCY })
+      startup.onClose(async () => { await compareDb.destroy() })
+      const comparer = createCompareResponder({ nc, names, config, registry: loads, db: compareDb, concurrency: COMPARE_CONCURRENCY, log })
+      return await buildPersisterApp({ log, registry, nc, worker, workers: [comparer], metricsListen: metricsListen(settings) })
     }
   })
 }

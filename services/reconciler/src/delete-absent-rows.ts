@@ -1,10 +1,13 @@
 import { sql, type Kysely } from 'kysely'
 import { STAMP, foreignKeyFailure, quoteId, type ForeignKeyFailure, type SisportaDatabase } from '@sisporta/db'
 import type { DeleteTarget } from './target.js'
+import { absentPredicate } from './absent-predicate.js'
 
 export interface DeleteAbsentRowsOptions {
   /** The load being reconciled: rows stamped with it or a newer load are never touched. */
   readonly loadId: number
+  /** `diff`: a diffed load, which deletes only the rows its comparisons marked (absent-predicate.ts). */
+  readonly reload?: 'diff' | undefined
   /** Rows per statement (each statement is its own short transaction). */
   readonly chunk: number
   /** Asked before every chunk; `false` stops (an operator discarded the load, a newer one took over). */
@@ -30,7 +33,7 @@ export interface DeleteAbsentRowsResult {
 
 /**
  * Removes the target rows a full load did not contain: rows stamped by an older load, or never
- * stamped. Hard deletes `DELETE` them, soft deletes set `_sisporta_deleted_at`. Works in chunks
+ * stamped (a diffed load: the rows its comparisons marked absent; see absent-predicate.ts). Hard deletes `DELETE` them, soft deletes set `_sisporta_deleted_at`. Works in chunks
  * of `chunk` rows, each statement its own transaction (short row locks; the persisters keep
  * writing meanwhile), until a chunk affects fewer rows than the limit.
  *
@@ -47,12 +50,12 @@ export interface DeleteAbsentRowsResult {
 export async function deleteAbsentRows (db: Kysely<SisportaDatabase>, target: DeleteTarget, options: DeleteAbsentRowsOptions): Promise<DeleteAbsentRowsResult> {
   if (target.deletes === 'none') return { deletedRows: 0, chunks: 0, completed: true }
   const table = sql.raw(quoteId(target.table))
-  const stamp = sql.raw(quoteId(STAMP.load))
+  const absent = absentPredicate(options.loadId, options.reload)
   const deletedAt = sql.raw(quoteId(STAMP.deletedAt))
   const limit = Math.max(1, Math.floor(options.chunk))
   const statement = target.deletes === 'hard'
-    ? sql`DELETE FROM ${table} WHERE (${stamp} < ${options.loadId} OR ${stamp} IS NULL) LIMIT ${limit}`
-    : sql`UPDATE ${table} SET ${deletedAt} = NOW(6) WHERE (${stamp} < ${options.loadId} OR ${stamp} IS NULL) AND ${deletedAt} IS NULL LIMIT ${limit}`
+    ? sql`DELETE FROM ${table} WHERE ${absent} LIMIT ${limit}`
+    : sql`UPDATE ${table} SET ${deletedAt} = NOW(6) WHERE ${absent} AND ${deletedAt} IS NULL LIMIT ${limit}`
   let deletedRows = 0
   let chunks = 0
   for (;;) {

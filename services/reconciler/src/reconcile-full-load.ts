@@ -34,7 +34,7 @@ export async function reconcileApplied (deps: ReconcileDeps, load: LoadRecord, l
   const superseded = await supersedeIfNewer(deps, load, log)
   if (superseded !== null) return observe(deps, load, started, superseded)
   if (await waitsForChildren(deps, load)) return undefined
-  const { tableRows, absentRows } = await countAbsentRows(deps.db, deleteTarget(stream), load.id)
+  const { tableRows, absentRows } = await countAbsentRows(deps.db, deleteTarget(stream), load.id, load.reload)
   if (absentRows > 0 && absentRows / tableRows > stream.maxDeleteRatio) {
     const held = await moveLoad(deps, load, 'held', { tableRows, absentRows, reason: heldReason(load.id, tableRows, absentRows, stream.maxDeleteRatio) }, log)
     return observe(deps, load, started, held)
@@ -91,6 +91,7 @@ async function deleteAndReconcile (deps: ReconcileDeps, load: LoadRecord, stream
   let newer: LoadRecord | undefined
   const result = await deleteAbsentRows(deps.db, deleteTarget(stream), {
     loadId: load.id,
+    reload: load.reload,
     chunk: deps.settings.deleteChunk,
     ...(deps.signal !== undefined ? { signal: deps.signal } : {}),
     stillCurrent: async () => {

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto'
+import { DATETIME_DEFAULTS, DECIMAL_DEFAULTS, type WireColumnSpec } from './wire-types.js'
+
+/**
+ * Row hashes of diffed reloads and `sisporta verify` (docs/reloads.md): the extractor hashes
+ * the source rows, the persister the target rows of the same key range, each through the same
+ * canonical form of the wire values, and only rows whose hashes differ are sent.
+ *
+ * A wire value has more than one spelling (`1.5` and `1.50` in a DECIMAL(9,2); a datetime with
+ * `.120` or `.12`; base64 with or without padding bits): the canonical form is the one spelling
+ * of the value the target stores, so that both sides agree whatever the source's driver or the
+ * target's server print. Where sisporta cannot be sure that both sides would spell a value alike
+ * (a decimal with more digits than its column keeps, a boolean stored as 2, …) there is no
+ * canonical form: {@link canonicalRowText} returns `undefined`, the row hashes as
+ * {@link UNKNOWN_ROW_HASH}, and the comparison treats it as different — it is sent. Doubt only
+ * ever makes a row be sent, never skipped.
+ */
+
+/** Bytes of a row hash: the first 64 bits of SHA-256 of the row's canonical text. */
+export const ROW_HASH_BYTES = 8
+
+/** The hash of a row without a canonical form: never equal to anything, the row is always sent. */
+export const UNKNOWN_ROW_HASH: Buffer = Buffer.alloc(ROW_HASH_BYTES)
+
+/** A column as hashing sees it: its wire type, precision and scale (as the batch check does). */
+export type HashColumn = Pick<WireColumnSpec, 'type' | 'precision' | 'scale'>
+
+/**
+ * The canonical spelling of one wire value of a column, `null` for SQL NULL, `undefined` when
+ * there is none (see the module comment). The value is a wire value as the extractor sends it,
+ * or as the persister reads it back from MySQL and converts it (target-wire-values.ts).
+ *
+ * @example
+ * canonicalValue({ type: 'decimal', precision: 9, scale: 2 }, '01.5')      // '1.50'
+ * canonicalValue({ type: 'datetime', precision: 3 }, '2026-01-02T03:04:05') // '2026-01-02T03:04:05.000'
+ * canonicalValue({ type: 'decimal', scale: 2 }, '1.505')                  // undefined
+ */
+export function canonicalValue (column: HashColumn, value: unknown): string | null | undefined {
+  if (value === null) return null
+  switch (column.type) {
+    case 'string':
+      return typeof value === 'string' ? value : undefined
+    case 'int':
+      return typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : undefined
+    case 'bigint':
+      return typeof value === 'string' && /^-?\d{1,20}$/.test(value) ? BigInt(value).toString() : undefined
+    case 'decimal':
+      return typeof value === 'string' ? canonicalDecimal(value, column.scale ?? DECIMAL_DEFAULTS.scale) : undefined
+    case 'float':
+      // the shortest text that reads back as the same double: MySQL's DOUBLE keeps every one
+      return typeof value === 'number' && Number.isFinite(value) ? (Object.is(value, -0) ? '0' : String(value)) : undefined
+    case 'bool':
+      return typeof value === 'boolean' ? String(value) : undefined
+    case 'date':
+      return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : undefined
+    case 'datetime':
+      return typeof value === 'string' ? canonicalDatetime(value, column.precision ?? DATETIME_DEFAULTS.precision) : undefined
+    case 'uuid':
+      return typeof value === 'string' && /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(value) ? value.toLowerCase() : undefined
+    case 'binary':
+      return typeof value === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(value) && value.length % 4 === 0 ? Buffer.from(value, 'base64').toString('base64') : undefined
+    case 'json':
+      // the JSON text as sent and as stored (MariaDB keeps it verbatim; a server that rewrites
+      // JSON, such as MySQL 8, reads back other text: such rows are sent every time, never lost)
+      if (typeof value === 'string') return value
+      return value !== undefined && typeof value === 'object' ? JSON.stringify(value) : undefined
+  }
+}
+
+/** `-?digits[.digits]` written with exactly `scale` decimals and no leading zeros; undefined if digits would be cut. */
+function canonicalDecimal (text: string, scale: number): string | undefined {
+  const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text)
+  if (match === null) return undefined
+  const [, sign, whole, fraction = ''] = match
+  if (fraction.length > scale && !/^0*$/.test(fraction.slice(scale))) return undefined
+  const intPart = whole!.replace(/^0+(?=\d)/, '')
+  const fracPart = fraction.slice(0, scale).padEnd(scale, '0')
+  const zero = /^0+$/.test(intPart) && /^0*$/.test(fracPart)
+  return `${zero ? '' : sign!}${intPart}${scale > 0 ? `.${fracPart}` : ''}`
+}
+
+/** `YYYY-MM-DDTHH:MM:SS` and exactly `precision` fractional digits; undefined if non-zero digits would be cut. */
+function canonicalDatetime (text: string, precision: number): string | undefined {
+  const match = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?$/.exec(text)
+  if (match === null) return undefined
+  const [, date, time, fraction = ''] = match
+  if (fraction.length > precision && !/^0*$/.test(fraction.slice(precision))) return undefined
+  return `${date!}T${time!}${precision > 0 ? `.${fraction.slice(0, precision).padEnd(precision, '0')}` : ''}`
+}
+
+/**
+ * The canonical text of a row (values in the stream's column order): a JSON array of the
+ * canonical spellings, or `undefined` when a value has none.
+ *
+ * @example
+ * canonicalRowText([{ type: 'bigint' }, { type: 'bool' }], ['007', true]) // '["7","true"]'
+ */
+export function canonicalRowText (columns: readonly HashColumn[], row: readonly unknown[]): string | undefined {
+  if (row.length !== columns.length) return undefined
+  const values = new Array<string | null>(row.length)
+  for (let i = 0; i < row.length; i++) {
+    const value = canonicalValue(columns[i]!, row[i])
+    if (value === undefined) return undefined
+    values[i] = value
+  }
+  return JSON.stringify(values)
+}
+
+/**
+ * The 64-bit hash of a row: the first {@link ROW_HASH_BYTES} bytes of SHA-256 of its canonical
+ * text, or {@link UNKNOWN_ROW_HASH} when it has none. SHA-256 rather than a faster checksum: a
+ * value changed behind sisporta's back must not be able to keep its row's hash.
+ */
+export function rowHash (columns: readonly HashColumn[], row: readonly unknown[]): Buffer {
+  const text = canonicalRowText(columns, row)
+  if (text === undefined) return UNKNOWN_ROW_HASH
+  const hash = createHash('sha256').update(text).digest().subarray(0, ROW_HASH_BYTES)
+  // a real row never hashes to the "unknown" marker (1 in 2^64; then it is simply always sent)
+  return hash
+}
+
+/** Whether a hash is the marker of a row without canonical form. */
+export function isUnknownRowHash (hash: Uint8Array): boolean {
+  for (const byte of hash) if (byte !== 0) return false
+  return true
+}
