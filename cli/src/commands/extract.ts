@@ -64,7 +64,9 @@ export const extractCommand: Command = {
       }
       if (process.stderr.isTTY) process.stderr.write('\n')
       const seconds = (Date.now() - started) / 1000
-      process.stdout.write(`${describeLoad(sealed)} · read and sent in ${seconds.toFixed(1)} s (${Math.round((sealed.rows ?? 0) / Math.max(seconds, 0.001))} rows/s)\n`)
+      // a diffed load read (and compared) every source row, whatever few it sent
+      const read = sealed.comparedRows ?? sealed.rows ?? 0
+      process.stdout.write(`${describeLoad(sealed)} · read and sent in ${seconds.toFixed(1)} s (${Math.round(read / Math.max(seconds, 0.001))} rows/s)\n`)
       if (values.wait !== true) return 0
 
       let final: LoadRecord

@@ -92,6 +92,7 @@ export function formatReport (r: VerifyReport): string {
     if (count === 0) continue
     lines.push(`  ${count} rows ${what}${r.approximate ? ' (about)' : ''}; first keys: ${keys.map((k) => JSON.stringify(k)).join(' ')}`)
   }
+  if (r.reordered > 0) lines.push(`  ${r.reordered} of the different rows fell in one key range on the source and another on the target (the two order keys differently: a collation); their values may be equal. A diffed reload sends them every time (docs/reloads.md)`)
   if (!isIdentical(r)) lines.push(`  repair: sisporta verify --stream ${r.stream} --repair (sends only what differs; deletes pass the delete guard)`)
   return lines.join('\n') + '\n'
 }

@@ -206,7 +206,7 @@ export const demoCommand: Command = {
       const changes = await changeDemoErp(erp, size)
       for (const [stream, c] of Object.entries(changes)) out(`   ${stream.padEnd(11)} ${c.updated} updated, ${c.inserted} inserted, ${c.deleted} deleted`)
 
-      await loadAll('6. Second full load (reconciliation deletes what the ERP deleted)')
+      await loadAll('6. Second full load: diffed — row hashes compared range by range, only changed rows sent; reconciliation deletes what the ERP deleted')
 
       out('\n7. Source vs target, value for value')
       let allEqual = true
@@ -215,6 +215,12 @@ export const demoCommand: Command = {
         allEqual &&= cmp.equal
         out(`   ${stream.name.padEnd(11)} source ${String(cmp.sourceRows).padStart(6)} rows, target ${String(cmp.targetRows).padStart(6)} rows: ${cmp.equal ? 'identical ✓' : `${cmp.missing} missing, ${cmp.extra} extra, ${cmp.different} different ✗`}`)
         for (const example of cmp.examples) out(`      ${example}`)
+      }
+
+      out('\n   The same check through sisporta itself (row hashes, source vs target, through the gateway):')
+      for (const stream of config.streams) {
+        out(`  $ sisporta verify --stream ${stream.name}`)
+        if (await runCli(['verify', '--stream', stream.name], loadEnv) !== 0) allEqual = false
       }
 
       if (serve && allEqual) {

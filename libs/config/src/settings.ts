@@ -195,7 +195,7 @@ export function readSettings (env: Env = process.env): Settings {
     batchSize: int(env, 'SISPORTA_BATCH_SIZE', 2000, 1, 50000),
     inFlight: int(env, 'SISPORTA_IN_FLIGHT', 4, 1, 64),
     compareRows: int(env, 'SISPORTA_COMPARE_ROWS', 5000, 1, 50000),
-    compareTimeoutSec: duration(env, 'SISPORTA_COMPARE_TIMEOUT', 60, 1, 3600),
+    compareTimeoutSec: duration(env, 'SISPORTA_COMPARE_TIMEOUT', 90, 1, 120),
     maxBatchBytes: int(env, 'SISPORTA_MAX_BATCH_BYTES', 960_000, 1024, 64 * 1024 * 1024),
     persisterConcurrency: int(env, 'SISPORTA_PERSISTER_CONCURRENCY', 4, 1, 64),
     maxDeliver: int(env, 'SISPORTA_MAX_DELIVER', 5, 1, 1000),

@@ -7,7 +7,7 @@ import { DATETIME_DEFAULTS, DECIMAL_DEFAULTS, type WireColumnSpec } from './wire
  * canonical form of the wire values, and only rows whose hashes differ are sent.
  *
  * A wire value has more than one spelling (`1.5` and `1.50` in a DECIMAL(9,2); a datetime with
- * `.120` or `.12`; base64 with or without padding bits): the canonical form is the one spelling
+ * `.120` or `.12`; base64 with other padding bits): the canonical form is the one spelling
  * of the value the target stores, so that both sides agree whatever the source's driver or the
  * target's server print. Where sisporta cannot be sure that both sides would spell a value alike
  * (a decimal with more digits than its column keeps, a boolean stored as 2, …) there is no
@@ -56,14 +56,20 @@ export function canonicalValue (column: HashColumn, value: unknown): string | nu
     case 'datetime':
       return typeof value === 'string' ? canonicalDatetime(value, column.precision ?? DATETIME_DEFAULTS.precision) : undefined
     case 'uuid':
-      return typeof value === 'string' && /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(value) ? value.toLowerCase() : undefined
+      // lower case only, as the wire has it: a target value in capitals is other text to the application
+      return typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value) ? value : undefined
     case 'binary':
       return typeof value === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(value) && value.length % 4 === 0 ? Buffer.from(value, 'base64').toString('base64') : undefined
     case 'json':
-      // the JSON text as sent and as stored (MariaDB keeps it verbatim; a server that rewrites
-      // JSON, such as MySQL 8, reads back other text: such rows are sent every time, never lost)
-      if (typeof value === 'string') return value
-      return value !== undefined && typeof value === 'object' ? JSON.stringify(value) : undefined
+      // A json wire value is the parsed JSON value, on both sides: the extractor parses the
+      // source's text, and mysql2 parses the target's JSON column (MySQL's JSON type, MariaDB's
+      // by its `json` column format). Its canonical form is its JSON text — for a string too:
+      // the JSON string "5" ('"5"') must not equal the number 5 ('5'), nor '{"a":1}' the object.
+      // (A server that reorders keys, such as MySQL 8, reads back other text: such rows are
+      // sent every time, never lost.)
+      return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' || (typeof value === 'object' && value !== null)
+        ? JSON.stringify(value)
+        : undefined
   }
 }
 

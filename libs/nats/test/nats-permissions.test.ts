@@ -141,6 +141,8 @@ t.test('nats permissions – the gateway writes batches and the registry, and ma
   await refused(t, 'gateway deletes the registry bucket', async () => await jsm.streams.delete(`KV_${names.loadsBucket}`))
   await refused(t, 'gateway deletes the persister consumer', async () => await jsm.consumers.delete(names.batchStream, names.persisterConsumer))
   await refused(t, 'gateway updates a stream', async () => await jsm.streams.update(names.batchStream, { max_msgs: 1 }))
+  // it lists the registry through a consumer of its own, on the registry's stream only
+  await refused(t, 'gateway creates a consumer on the batches', async () => await jsm.consumers.add(names.batchStream, { name: 'gw_reader' }))
   await refused(t, 'gateway publishes a dead letter', async () => await gateway.jetstream().publish(names.dlqSubject('products'), encode('{}')))
   await refused(t, 'gateway publishes into another namespace', async () => await gateway.jetstream().publish('other.batch.products', encode('{}')))
   const rollup = headers()

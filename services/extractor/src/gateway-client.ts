@@ -26,7 +26,15 @@ export interface GatewayClientOptions {
 export interface RequestOptions {
   readonly signal?: AbortSignal | undefined
   readonly maxAttempts?: number
+  /** This request's reply timeout (ms), when longer than the client's. */
+  readonly timeoutMs?: number
 }
+
+/**
+ * Reply timeout of a range comparison: longer than the gateway's own wait for a persister
+ * (SISPORTA_COMPARE_TIMEOUT, 90 s by default, at most 120 s), so that the gateway's 503 arrives first.
+ */
+export const COMPARE_REPLY_TIMEOUT_MS = 150_000
 
 /** Statuses worth retrying: the gateway or something in front of it is busy or restarting. */
 const RETRY_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504])
@@ -81,7 +89,7 @@ export class GatewayClient {
    */
   async compare (stream: string, loadId: number | undefined, body: CompareBody, options: RequestOptions = {}): Promise<CompareReply> {
     const path = loadId === undefined ? `/streams/${stream}/compare` : `/streams/${stream}/loads/${loadId}/compare`
-    return await this.#request<CompareReply>('POST', path, JSON.stringify(body), loadId === undefined ? `compare a range of ${stream}` : `compare a range of load ${loadId}`, options)
+    return await this.#request<CompareReply>('POST', path, JSON.stringify(body), loadId === undefined ? `compare a range of ${stream}` : `compare a range of load ${loadId}`, { timeoutMs: COMPARE_REPLY_TIMEOUT_MS, ...options })
   }
 
   /**
@@ -139,7 +147,8 @@ export class GatewayClient {
   }
 
   async #request<T> (method: string, path: string, body: Uint8Array | string | undefined, what: string, options: RequestOptions = {}): Promise<T> {
-    const { url, token, baseDelayMs, timeoutMs } = this.#options
+    const { url, token, baseDelayMs } = this.#options
+    const timeoutMs = Math.max(this.#options.timeoutMs, options.timeoutMs ?? 0)
     const maxAttempts = options.maxAttempts ?? this.#options.maxAttempts
     const signal = options.signal
     // Encoded once: every attempt sends the same bytes.

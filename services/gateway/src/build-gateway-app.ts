@@ -45,7 +45,7 @@ export interface GatewayAppOptions {
   bodyTimeoutMs?: number
   /** How long to wait for a PubAck before answering 503 (ms, default 5000). */
   publishTimeoutMs?: number
-  /** How long a persister may take to compare one key range before 503 (ms, default 60 000). */
+  /** How long a persister may take to compare one key range before 503 (ms, default 90 000; the extractor waits 150 s). */
   compareTimeoutMs?: number
   /** Longest time to receive a whole request, against slow clients (ms, default 120 000). */
   requestTimeoutMs?: number
@@ -66,7 +66,7 @@ export interface GatewayAppOptions {
  * await app.listen({ host: '0.0.0.0', port: 8080 })
  */
 /** How long a persister may take to compare one key range (SISPORTA_COMPARE_TIMEOUT). */
-export const DEFAULT_COMPARE_TIMEOUT_MS = 60_000
+export const DEFAULT_COMPARE_TIMEOUT_MS = 90_000
 
 export async function buildGatewayApp (options: GatewayAppOptions): Promise<FastifyInstance> {
   const { nc, names, log } = options

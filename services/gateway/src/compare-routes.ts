@@ -16,6 +16,8 @@ export interface CompareRoutesOptions {
   /** How long a persister may take to compare one range (ms). */
   readonly timeoutMs: number
   readonly metrics: Pick<GatewayMetrics, 'rangesCompared' | 'rowsToSend'>
+  /** Comparisons in progress at once (each may make a persister read a range of the target); beyond it 503 `SIS_GW_BUSY`. */
+  readonly maxInFlight: number
 }
 
 /**
@@ -33,8 +35,20 @@ export function compareRoutes (app: FastifyInstance, options: CompareRoutesOptio
   const encoder = new TextEncoder()
   const decoder = new TextDecoder()
 
+  let inProgress = 0
+
   const ask = async (stream: StreamConfig, body: CompareBody, loadId: number | undefined): Promise<CompareReply> => {
     checkRange(stream, body)
+    if (inProgress >= options.maxInFlight) throw new GatewayError('SIS_GW_BUSY', `the gateway is waiting for ${inProgress} range comparisons (at most ${options.maxInFlight}): retry shortly`)
+    inProgress++
+    try {
+      return await askPersister(stream, body, loadId)
+    } finally {
+      inProgress--
+    }
+  }
+
+  const askPersister = async (stream: StreamConfig, body: CompareBody, loadId: number | undefined): Promise<CompareReply> => {
     const message = JSON.stringify({ ...(loadId === undefined ? {} : { loadId }), lo: body.lo, hi: body.hi, hashes: body.hashes })
     let answer: unknown
     try {

@@ -106,7 +106,7 @@ export async function ingestRoutes (app: FastifyInstance, options: IngestRoutesO
     return { load } satisfies LoadReply
   })
 
-  compareRoutes(app, { ...options.compare, config, loads, metrics })
+  compareRoutes(app, { ...options.compare, config, loads, metrics, maxInFlight })
 
   app.post<{ Params: LoadParams, Body: AbandonLoadBody }>('/streams/:stream/loads/:loadId/abandon', {
     schema: { params: LoadParamsSchema, body: AbandonLoadBodySchema }

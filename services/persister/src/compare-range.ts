@@ -151,7 +151,8 @@ function comparePlan (stream: StreamConfig): ComparePlan {
     keyAtMost: (values) => lexicographic(keyIds, values, true),
     mark: async (db, loadId, keys) => {
       const match = sql.join(keys.map((key) => sql`(${sql.join(keyIds.map((id, i) => sql`${id} = ${key[i]}`), sql` AND `)})`), sql` OR `)
-      const result = await sql`UPDATE ${table} SET ${stamp} = ${-loadId} WHERE (${stamp} IS NULL OR ${stamp} < ${loadId}) AND (${match})`.execute(db)
+      // rows marked already (a repeated comparison) are left as they are
+      const result = await sql`UPDATE ${table} SET ${stamp} = ${-loadId} WHERE (${stamp} IS NULL OR (${stamp} < ${loadId} AND ${stamp} <> ${-loadId})) AND (${match})`.execute(db)
       return Number(result.numAffectedRows ?? 0n)
     }
   }

@@ -30,7 +30,10 @@ export function targetWireValue (type: WireType, value: unknown): unknown {
     case 'uuid':
       return typeof value === 'string' ? value : undefined
     case 'float':
+      return value
     case 'json':
+      // mysql2 parses a JSON column (MySQL's JSON type; MariaDB's LONGTEXT by its `json` column
+      // format): the value is the parsed JSON value, a wire json value — a string is a JSON string
       return value
   }
 }
