@@ -133,11 +133,40 @@ export function loadBaselineSql (): string {
   return `LOAD DATA LOCAL INFILE 'bench.tsv' INTO TABLE ${BASELINE_TABLE} CHARACTER SET utf8mb4 (${TARGET_COLUMNS.join(', ')}) SET _sisporta_load = 1`
 }
 
+/** One step's changes at the source, as SQL: an UPDATE and a DELETE, disjoint. */
+export interface SourceChanges {
+  /** What the step is called in the report and the results. */
+  readonly pattern: 'scattered' | 'clustered' | 'rows'
+  readonly update: string
+  readonly delete: string
+}
+
+const UPDATE_SET = `UPDATE ${SOURCE_TABLE} SET Preco = Preco + 1, Quantidade = Quantidade + 1, AlteradoEm = AlteradoEm + INTERVAL 1 DAY, Nome = CONCAT(LEFT(Nome, 100), ' (revisão)')`
+
 /**
- * The ERP's changes between the two full loads: 1 % of the rows updated (ids ≡ 50 mod 100),
- * 0.5 % deleted (ids ≡ 3 mod 200; disjoint from the updated ones).
+ * The ERP's changes before the diffed reloads (issue 13), for a source of ids 1..`rows`:
+ *
+ * - `scattered`: 1 % of the rows updated all over the table (ids ≡ 50 mod 100) and 0.5 % deleted
+ *   (ids ≡ 3 mod 200; disjoint from the updated ones): every compared key range differs.
+ * - `clustered`: the newest 1 % of keys updated (the highest ids, as an ERP changes its recent
+ *   records) and 0.5 % of the rows deleted just below them, every other id of the next 1 % (so
+ *   inside the newest 2 %; none of them among the updated ids, nor ≡ 3 mod 200): all but the last
+ *   one or two key ranges are equal.
+ * - `rows` (`--reload-rows`, the old second full load sending every row): the scattered update
+ *   once more and another 0.5 % deleted (ids ≡ 7 mod 200).
+ *
+ * `Nome` is cut to 100 characters before its suffix so that a row updated in several steps still
+ * fits the column.
  */
-export const CHANGE_SQL = Object.freeze({
-  update: `UPDATE ${SOURCE_TABLE} SET Preco = Preco + 1, Quantidade = Quantidade + 1, AlteradoEm = AlteradoEm + INTERVAL 1 DAY, Nome = CONCAT(Nome, ' (revisão)') WHERE MOD(Id, 100) = 50`,
-  delete: `DELETE FROM ${SOURCE_TABLE} WHERE MOD(Id, 200) = 3`
-})
+export function sourceChanges (pattern: SourceChanges['pattern'], rows: number): SourceChanges {
+  const top1 = rows - Math.floor(rows / 100)
+  const top2 = rows - Math.floor(rows / 50)
+  switch (pattern) {
+    case 'scattered':
+      return { pattern, update: `${UPDATE_SET} WHERE MOD(Id, 100) = 50`, delete: `DELETE FROM ${SOURCE_TABLE} WHERE MOD(Id, 200) = 3` }
+    case 'clustered':
+      return { pattern, update: `${UPDATE_SET} WHERE Id > ${top1}`, delete: `DELETE FROM ${SOURCE_TABLE} WHERE Id > ${top2} AND Id <= ${top1} AND MOD(Id, 2) = 0` }
+    case 'rows':
+      return { pattern, update: `${UPDATE_SET} WHERE MOD(Id, 100) = 50`, delete: `DELETE FROM ${SOURCE_TABLE} WHERE MOD(Id, 200) = 7` }
+  }
+}

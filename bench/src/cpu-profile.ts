@@ -72,7 +72,11 @@ function shortUrl (url: string): string {
   return url.replace(/^file:\/\//, '').replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '').replace(/^.*?\/((?:libs|services|cli)\/)/, '$1')
 }
 
-/** The profiles in a directory, by pid: named as `node --cpu-prof` names them (`CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`). */
+/**
+ * The main thread's profile of each process in a directory, by pid: named as `node --cpu-prof`
+ * names them (`CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`). Worker threads write their own
+ * (under tsx its module loader is thread 1, busy only at start-up): thread 0 is the work.
+ */
 export function profilesByPid (dir: string): Map<number, string> {
   const found = new Map<number, string>()
   let entries: string[] = []
@@ -82,7 +86,7 @@ export function profilesByPid (dir: string): Map<number, string> {
     return found
   }
   for (const name of entries) {
-    const m = /^CPU\.\d+\.\d+\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(name)
+    const m = /^CPU\.\d+\.\d+\.(\d+)\.0\.\d+\.cpuprofile$/.exec(name)
     if (m !== null) found.set(Number(m[1]), join(dir, name))
   }
   return found

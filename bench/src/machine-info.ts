@@ -12,7 +12,7 @@ export const SERVER_VARIABLES = [
 export const SERVER_COUNTERS = [
   'Innodb_data_written', 'Innodb_os_log_written', 'Innodb_data_fsyncs', 'Innodb_os_log_fsyncs', 'Innodb_rows_inserted',
   'Innodb_rows_updated', 'Innodb_rows_deleted', 'Innodb_rows_read', 'Innodb_buffer_pool_reads', 'Innodb_buffer_pool_read_requests',
-  'Innodb_buffer_pool_wait_free', 'Innodb_log_waits', 'Handler_commit', 'Com_insert', 'Com_commit', 'Questions', 'Bytes_received'
+  'Innodb_buffer_pool_wait_free', 'Innodb_log_waits', 'Innodb_row_lock_waits', 'Innodb_row_lock_time', 'Innodb_deadlocks', 'Handler_commit', 'Com_insert', 'Com_update', 'Com_commit', 'Questions', 'Bytes_received'
 ] as const
 
 export interface MachineInfo {

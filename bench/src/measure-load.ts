@@ -1,9 +1,6 @@
-import { spawn } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
-import { join } from 'node:path'
 import { cpus } from 'node:os'
 import { LoadRegistry } from '@sisporta/nats'
-import { CLI_ENTRY, cliNodeArgs, heapNodeArgs } from '@sisporta/cli'
+import { runCliChild } from './cli-child.js'
 import { BENCH_STREAM, TARGET_TABLE } from './bench-table.js'
 import type { BenchEnv } from './bench-env.js'
 import { CLK_TCK, findPids, readMachineCpu, type ProcessSampler } from './proc-sampler.js'
@@ -35,6 +32,15 @@ export interface LoadMeasurement {
   readonly stages: { readonly opened: number, readonly sealed: number, readonly applied: number, readonly reconciled: number }
   readonly deleted: number
   readonly targetRows: number
+  /** `diff` when the gateway opened the load diffed (the load record's `reload`), else `rows`. */
+  readonly reload: 'rows' | 'diff'
+  /**
+   * Request body bytes the gateway received during the load, summed over its routes (opening,
+   * batches, range comparisons, seal): `sisporta_gateway_request_bytes_total` diffed around it.
+   */
+  readonly bytesSent: number
+  /** A diffed load, from its record: source rows compared, key ranges compared and found equal. */
+  readonly compared?: { readonly rows: number, readonly ranges: number, readonly equalRanges: number }
   /** CPU seconds each process used during the load (services, extractor, MariaDB, NATS). */
   readonly cpuSeconds: Record<string, number>
   /** The whole machine during the load: busy CPU seconds, of `capacity` (cores × seconds). */
@@ -61,7 +67,7 @@ export interface LoadMeasurement {
  * `reconciled`, stage times from the load record, CPU and RSS per process, the consumer's
  * backlog, latency histograms from the services' /metrics, MariaDB's counters.
  */
-export async function measureFullLoad (env: BenchEnv, services: ServiceSet, sampler: ProcessSampler, label: string): Promise<LoadMeasurement> {
+export async function measureFullLoad (env: BenchEnv, services: ServiceSet, sampler: ProcessSampler, label: string, options: { reload?: 'rows' | 'diff' } = {}): Promise<LoadMeasurement> {
   for (const comm of SERVER_PROCESSES) {
     if (sampler.get(comm)?.alive !== true) {
       const pid = findPids(comm)[0]
@@ -87,27 +93,11 @@ export async function measureFullLoad (env: BenchEnv, services: ServiceSet, samp
       .finally(() => { polling = false })
   }, 1000)
 
-  const started = Date.now()
-  const extractLog = createWriteStream(join(env.dir, `extract-${label}.log`))
   // under the heap cap from the start (as the launchers start the services): `sisporta extract`
   // would otherwise start itself again, and the pid sampled would be the idle parent
-  const childEnv = { ...process.env, ...env.env }
-  const nodeArgs = services.nodeArgs()
-  const child = spawn(process.execPath, [...cliNodeArgs(), ...nodeArgs, ...heapNodeArgs(childEnv, nodeArgs), CLI_ENTRY, 'extract', '--stream', BENCH_STREAM, '--mode', 'full', '--wait', '--timeout', '6h'], {
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  sampler.track(`extractor(${label})`, child.pid!)
-  let output = ''
-  const keep = (c: Buffer): void => {
-    extractLog.write(c)
-    output = (output + c.toString('utf8')).slice(-4000)
-  }
-  child.stdout.on('data', keep)
-  child.stderr.on('data', keep)
-  const code = await new Promise<number | string>((resolve) => child.once('exit', (c, signal) => resolve(c ?? signal ?? 'unknown')))
-  const exitSeconds = (Date.now() - started) / 1000
-  extractLog.end()
+  const args = ['extract', '--stream', BENCH_STREAM, '--mode', 'full', '--wait', '--timeout', '6h', ...(options.reload !== undefined ? ['--reload', options.reload] : [])]
+  const run = await runCliChild(env, services, sampler, `extractor(${label})`, args, { heapCap: true })
+  const { code, startedAtMs: started, seconds: exitSeconds, tail: output } = run
   clearInterval(backlogTimer)
 
   const cpuAfter = sampler.cpuSnapshot()
@@ -125,20 +115,10 @@ export async function measureFullLoad (env: BenchEnv, services: ServiceSet, samp
 
   const [countRows] = await env.admin.query(`SELECT COUNT(*) AS n FROM ${env.targetDb}.${TARGET_TABLE}`) as unknown as [Array<{ n: number | string }>]
 
-  const cpuSeconds: Record<string, number> = {}
-  for (const [name, after] of cpuAfter) {
-    const used = (after - (cpuBefore.get(name) ?? 0)) / CLK_TCK
-    if (used > 0) cpuSeconds[name.startsWith('extractor(') ? 'extractor' : name] = round(used, 2)
-  }
+  const cpuSeconds = cpuDelta(cpuBefore, cpuAfter)
   const busySeconds = (machineAfter.busy - machineBefore.busy) / CLK_TCK
   const pipelineSeconds = Object.values(cpuSeconds).reduce((a, b) => a + b, 0)
-  const rssMaxMb: Record<string, number> = {}
-  for (const series of sampler.all()) {
-    const inWindow = series.rss.filter(([t]) => t >= windowStart && t <= windowEnd).map(([, mb]) => mb)
-    if (inWindow.length === 0 || SERVER_PROCESSES.includes(series.name as typeof SERVER_PROCESSES[number])) continue
-    const name = series.name.startsWith('extractor(') ? 'extractor' : series.name
-    rssMaxMb[name] = Math.max(rssMaxMb[name] ?? 0, ...inWindow)
-  }
+  const rssMaxMb = rssMaxInWindow(sampler, windowStart, windowEnd)
   const persistersBefore = mergeScrapes(services.labels('persister').map((l) => metricsBefore.get(l) ?? []))
   const persistersAfter = mergeScrapes(services.labels('persister').map((l) => metricsAfter.get(l) ?? []))
   const gwBefore: PromSample[] = metricsBefore.get('gateway') ?? []
@@ -173,6 +153,9 @@ export async function measureFullLoad (env: BenchEnv, services: ServiceSet, samp
     stages: { opened: at(load.openedAt), sealed: at(load.sealedAt), applied: at(load.appliedAt), reconciled: at(load.reconciledAt) },
     deleted: load.deletedRows ?? 0,
     targetRows: Number(countRows[0]!.n),
+    reload: load.reload === 'diff' ? 'diff' : 'rows',
+    bytesSent: gatewayBytes(gwBefore, gwAfter),
+    ...(load.reload === 'diff' ? { compared: { rows: load.comparedRows ?? 0, ranges: load.comparedRanges ?? 0, equalRanges: load.equalRanges ?? 0 } } : {}),
     cpuSeconds,
     machineCpu: { busySeconds: round(busySeconds, 1), capacitySeconds: round(exitSeconds * cpus().length, 1), outsidePipelineSeconds: round(Math.max(0, busySeconds - pipelineSeconds), 1) },
     memoryAtEnd,
@@ -190,6 +173,37 @@ export async function measureFullLoad (env: BenchEnv, services: ServiceSet, samp
     server: counterDelta(countersBefore, countersAfter),
     loadAverageAtEnd: loadAverage()
   }
+}
+
+/**
+ * CPU seconds each process used between two snapshots of the sampler; a one-off CLI child
+ * (`extractor(full)`, `verify`) under its kind's name, so that every step's record has the same keys.
+ */
+export function cpuDelta (before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): Record<string, number> {
+  const cpuSeconds: Record<string, number> = {}
+  for (const [name, ticks] of after) {
+    const used = (ticks - (before.get(name) ?? 0)) / CLK_TCK
+    if (used > 0) cpuSeconds[name.replace(/\(.*\)$/, '')] = round(used, 2)
+  }
+  return cpuSeconds
+}
+
+/** Largest VmRSS sampled between two sampler times, MiB, per sisporta process (kind name for CLI children). */
+export function rssMaxInWindow (sampler: ProcessSampler, windowStart: number, windowEnd: number): Record<string, number> {
+  const rssMaxMb: Record<string, number> = {}
+  for (const series of sampler.all()) {
+    const inWindow = series.rss.filter(([t]) => t >= windowStart && t <= windowEnd).map(([, mb]) => mb)
+    if (inWindow.length === 0 || SERVER_PROCESSES.includes(series.name as typeof SERVER_PROCESSES[number])) continue
+    const name = series.name.replace(/\(.*\)$/, '')
+    rssMaxMb[name] = Math.max(rssMaxMb[name] ?? 0, ...inWindow)
+  }
+  return rssMaxMb
+}
+
+/** Request body bytes the gateway received between two scrapes, over all its routes. */
+export function gatewayBytes (before: readonly PromSample[], after: readonly PromSample[]): number {
+  const name = 'sisporta_gateway_request_bytes_total'
+  return sumOf(after, name) - sumOf(before, name)
 }
 
 export function round (n: number, digits: number): number {

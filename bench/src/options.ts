@@ -8,6 +8,8 @@ export interface BenchOptions {
   readonly skipReplicas: boolean
   /** Persister replica counts to measure (each a full load into an emptied target). */
   readonly replicas: readonly number[]
+  /** Also measure a reload that sends every row (`--reload rows`: the behaviour before diffed reloads). */
+  readonly reloadRows: boolean
   /** Run every service process with `--cpu-prof` and summarise where their CPU went. */
   readonly cpuProf: boolean
   /** Where `<timestamp>.json` (and profiles) go. */
@@ -20,13 +22,14 @@ export interface BenchOptions {
   readonly dbPrefix: string
 }
 
-export const USAGE = `usage: pnpm bench [--rows N] [--skip-replicas] [--replicas 1,2,4] [--cpu-prof] [--dist] [--out DIR] [--keep]
+export const USAGE = `usage: pnpm bench [--rows N] [--skip-replicas] [--replicas 1,2,4] [--reload-rows] [--cpu-prof] [--dist] [--out DIR] [--keep]
                   [--namespace bench] [--db-prefix sisporta_bench]
        pnpm bench --report bench/results/<timestamp>.json     (print an earlier run's table)
 
   --rows N          rows in the generated ERP-like table (default 1000000)
   --skip-replicas   skip the full loads with 1, 2 and 4 persister replicas
   --replicas LIST   persister replica counts to measure (default 1,2,4)
+  --reload-rows     after the diffed reloads, also measure a reload that sends every row (--reload rows)
   --cpu-prof        profile every service process (node --cpu-prof) and print where CPU went
   --out DIR         where results/<timestamp>.json goes (default bench/results)
   --dist            run the services compiled (dist/, as the images do; \`pnpm build\` first) instead of
@@ -37,7 +40,8 @@ export const USAGE = `usage: pnpm bench [--rows N] [--skip-replicas] [--replicas
 
 Tuning knobs are read from the environment, passed to every process as they are and recorded in
 the result: SISPORTA_BATCH_SIZE, SISPORTA_IN_FLIGHT, SISPORTA_PERSISTER_CONCURRENCY,
-SISPORTA_MAX_BATCH_BYTES, SISPORTA_GATEWAY_MAX_IN_FLIGHT, SISPORTA_DELETE_CHUNK, SISPORTA_HEAP_MB
+SISPORTA_MAX_BATCH_BYTES, SISPORTA_GATEWAY_MAX_IN_FLIGHT, SISPORTA_DELETE_CHUNK, SISPORTA_COMPARE_ROWS
+(source rows per compared key range of a diffed reload and of verify), SISPORTA_HEAP_MB
 (every service and the extract run under the 128 MB heap cap as the images do; 0 for V8's own
 default), NODE_OPTIONS, MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_.
 `
@@ -51,7 +55,7 @@ export class BenchUsageError extends Error {
  *
  * @example
  * parseBenchArgs(['--rows', '20000', '--skip-replicas'], '/repo/bench/results')
- * // { rows: 20000, skipReplicas: true, replicas: [], cpuProf: false, outDir: '/repo/bench/results', keep: false, namespace: 'bench', dbPrefix: 'sisporta_bench' }
+ * // { rows: 20000, skipReplicas: true, replicas: [], reloadRows: false, cpuProf: false, outDir: '/repo/bench/results', keep: false, namespace: 'bench', dbPrefix: 'sisporta_bench' }
  */
 export function parseBenchArgs (argv: readonly string[], defaultOutDir: string): BenchOptions {
   let values
@@ -62,6 +66,7 @@ export function parseBenchArgs (argv: readonly string[], defaultOutDir: string):
         rows: { type: 'string', default: '1000000' },
         'skip-replicas': { type: 'boolean', default: false },
         replicas: { type: 'string', default: '1,2,4' },
+        'reload-rows': { type: 'boolean', default: false },
         'cpu-prof': { type: 'boolean', default: false },
         out: { type: 'string', default: defaultOutDir },
         keep: { type: 'boolean', default: false },
@@ -93,6 +98,7 @@ export function parseBenchArgs (argv: readonly string[], defaultOutDir: string):
     rows,
     skipReplicas,
     replicas: skipReplicas ? [] : replicas,
+    reloadRows: values['reload-rows'] === true,
     cpuProf: values['cpu-prof'] === true,
     outDir: String(values.out),
     keep: values.keep === true,

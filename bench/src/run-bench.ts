@@ -3,17 +3,42 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { readSettings } from '@sisporta/config'
 import { cliNodeArgs } from '@sisporta/cli'
-import { BASELINE_TABLE, CHANGE_SQL, SOURCE_DDL, SOURCE_TABLE, TARGET_TABLE, loadBaselineSql, loadSourceSql, writeSourceTsv } from './bench-table.js'
+import { BASELINE_TABLE, SOURCE_DDL, SOURCE_TABLE, TARGET_TABLE, loadBaselineSql, loadSourceSql, sourceChanges, writeSourceTsv, type SourceChanges } from './bench-table.js'
 import { createBenchEnv, type BenchEnv } from './bench-env.js'
 import { profilesByPid, summariseProfile, type ProfileSummary } from './cpu-profile.js'
 import { counterDelta, dirtyPages, loadAverage, machineInfo, serverCounters, type MachineInfo } from './machine-info.js'
 import { measureFullLoad, round, type LoadMeasurement } from './measure-load.js'
+import { measureVerify, type VerifyMeasurement } from './measure-verify.js'
 import type { BenchOptions } from './options.js'
 import { CLK_TCK, ProcessSampler, findPids, readMachineCpu, readProc } from './proc-sampler.js'
 import { ServiceSet } from './service-set.js'
 
-/** The bars of design §7 this benchmark checks. */
-export const BARS = Object.freeze({ minRatioToLoadData: 0.5, maxRssMb: 200 })
+/**
+ * The bars this benchmark checks: design §7 (throughput, memory) and issue 13's for diffed
+ * reloads (each reload pattern at most a third of the full load's seconds and 15 % of its bytes;
+ * verify at least half of LOAD DATA's rows/s).
+ */
+export const BARS = Object.freeze({ minRatioToLoadData: 0.5, maxRssMb: 200, maxReloadSecondsRatio: 1 / 3, maxReloadBytesRatio: 0.15, minVerifyRatioToLoadData: 0.5 })
+
+/** One reload step (issue 13): the source changed in a pattern, then a full load reconciled it. */
+export type ReloadRun = LoadMeasurement & {
+  readonly pattern: SourceChanges['pattern']
+  /** Source rows when the reload ran (what it read and compared). */
+  readonly sourceRows: number
+  /** Rows the step's UPDATE changed at the source (what a diffed reload must send). */
+  readonly updated: number
+  /** Rows the step's DELETE removed at the source (what the reload must delete). */
+  readonly expectedDeleted: number
+  /** Rows sent, as the load record states them (its `rows`). */
+  readonly rowsWritten: number
+  /** CPU µs per source row, per process (the reload reads, hashes and compares every row). */
+  readonly cpuMicrosPerSourceRow: Record<string, number>
+  /** This reload's seconds and bytes over the first full load's. */
+  readonly secondsRatioToFull: number
+  readonly bytesRatioToFull: number
+}
+
+interface Bar { readonly met: boolean }
 
 export interface ReplicaRun {
   readonly replicas: number
@@ -28,11 +53,11 @@ export interface BenchResult {
   readonly startedAt: string
   readonly finishedAt: string
   readonly rows: number
-  readonly options: { readonly skipReplicas: boolean, readonly replicas: readonly number[], readonly cpuProf: boolean, readonly namespace: string, readonly dbPrefix: string }
+  readonly options: { readonly skipReplicas: boolean, readonly replicas: readonly number[], readonly cpuProf: boolean, readonly reloadRows?: boolean, readonly namespace: string, readonly dbPrefix: string }
   /** Tuning variables set in the bench's environment (passed to every process). */
   readonly tuning: Record<string, string>
   /** What the services ran with, defaults included. */
-  readonly settings: { readonly batchSize: number, readonly inFlight: number, readonly persisterConcurrency: number, readonly maxBatchBytes: number, readonly gatewayMaxInFlight: number, readonly deleteChunk: number }
+  readonly settings: { readonly batchSize: number, readonly inFlight: number, readonly persisterConcurrency: number, readonly maxBatchBytes: number, readonly gatewayMaxInFlight: number, readonly deleteChunk: number, readonly compareRows?: number }
   readonly machine: MachineInfo
   /** The code measured: git commit of the work tree, and whether it had uncommitted changes. */
   readonly code: { readonly commit: string, readonly dirty: boolean }
@@ -49,7 +74,16 @@ export interface BenchResult {
     readonly server: Record<string, number>
   }
   readonly full: LoadMeasurement & { readonly ratioToLoadData: number }
-  readonly reload: LoadMeasurement & { readonly updated: number, readonly expectedDeleted: number, readonly speedupVsFull: number }
+  /** Results before issue 13 (a second full load sending every row); `--report` still prints them. */
+  readonly reload?: LoadMeasurement & { readonly updated: number, readonly expectedDeleted: number, readonly speedupVsFull: number }
+  /** Diffed reload after scattered changes (1 % updated, 0.5 % deleted all over the table). */
+  readonly reloadScattered?: ReloadRun
+  /** Diffed reload after clustered changes (the newest 1 % updated, 0.5 % deleted among the newest 2 %). */
+  readonly reloadClustered?: ReloadRun
+  /** `--reload-rows`: a reload sending every row (the behaviour before issue 13), after scattered changes. */
+  readonly reloadRows?: ReloadRun
+  /** `sisporta verify` of the unchanged table after the reloads. */
+  readonly verify?: VerifyMeasurement
   readonly replicaRuns: ReplicaRun[]
   /** Peak RSS (VmHWM) over the whole run, per service; persister = the largest replica, extractor = the largest run. */
   readonly peakRssMb: Record<string, number>
@@ -60,6 +94,12 @@ export interface BenchResult {
   readonly bars: {
     readonly throughput: { readonly required: number, readonly ratio: number, readonly met: boolean }
     readonly memory: { readonly limitMb: number, readonly peakMb: number, readonly met: boolean }
+    /** Each diffed reload's seconds over the full load's, at most `max` (issue 13). */
+    readonly reloadSeconds?: Bar & { readonly max: number, readonly scattered: number, readonly clustered: number }
+    /** Each diffed reload's bytes sent over the full load's, at most `max`. */
+    readonly reloadBytes?: Bar & { readonly max: number, readonly scattered: number, readonly clustered: number }
+    /** verify's rows/s over LOAD DATA's, at least `required`. */
+    readonly verifyThroughput?: Bar & { readonly required: number, readonly ratio: number }
   }
   readonly profiles?: Record<string, ProfileSummary>
   readonly serviceExits: Record<string, number | string>
@@ -140,17 +180,44 @@ export async function runBench (options: BenchOptions, say: Say): Promise<BenchR
     const ratio = full.rowsPerSec / loadData.rowsPerSec
     say(`  2. full load: ${full.seconds} s, ${full.rowsPerSec.toLocaleString('en')} rows/s (${pct(ratio)} of LOAD DATA)`)
 
-    // 3. the ERP changes 1 % and deletes 0.5 %; a second full load reconciles
-    await env.admin.query(`USE ${env.sourceDb}`)
-    const [updated] = await env.admin.query(CHANGE_SQL.update) as unknown as [{ affectedRows: number }]
-    const [deleted] = await env.admin.query(CHANGE_SQL.delete) as unknown as [{ affectedRows: number }]
-    await settle(env)
-    const reload = await measureFullLoad(env, services, sampler, 'reload')
-    if (reload.deleted !== deleted.affectedRows) throw new Error(`the second load deleted ${reload.deleted} rows, the source lost ${deleted.affectedRows}`)
-    if (reload.targetRows !== options.rows - deleted.affectedRows) throw new Error(`after the second load the target has ${reload.targetRows} rows, expected ${options.rows - deleted.affectedRows}`)
-    say(`  3. second full load (${updated.affectedRows} updated, ${deleted.affectedRows} deleted): ${reload.seconds} s, ${reload.deleted} rows deleted`)
+    // 3. the ERP changes its rows in two patterns; a diffed reload after each reconciles
+    let sourceRows = options.rows
+    const reloadStep = async (pattern: SourceChanges['pattern'], reload: 'rows' | 'diff'): Promise<ReloadRun> => {
+      const changes = sourceChanges(pattern, options.rows)
+      await env.admin.query(`USE ${env.sourceDb}`)
+      const [updated] = await env.admin.query(changes.update) as unknown as [{ affectedRows: number }]
+      const [deleted] = await env.admin.query(changes.delete) as unknown as [{ affectedRows: number }]
+      sourceRows -= deleted.affectedRows
+      await settle(env)
+      const m = await measureFullLoad(env, services, sampler, `reload-${pattern}`, { reload })
+      const where = `the ${pattern} reload (load ${m.loadId})`
+      // every check at once: a reload that sent too much usually also deleted too much
+      const problems: string[] = []
+      if (m.reload !== reload) problems.push(`it was opened as a ${m.reload} load, not ${reload} (the load record's reload is ${m.reload === 'diff' ? "'diff'" : 'absent'})`)
+      const expectedRows = reload === 'diff' ? updated.affectedRows : sourceRows
+      if (m.rows !== expectedRows) problems.push(`it sent ${m.rows} rows (load record rows), expected ${expectedRows}${reload === 'diff' ? ', the rows the step updated at the source' : ''}`)
+      if (m.deleted !== deleted.affectedRows) problems.push(`it deleted ${m.deleted} rows (load record deletedRows), the source lost ${deleted.affectedRows}`)
+      if (m.targetRows !== sourceRows) problems.push(`the target has ${m.targetRows} rows after it, the source ${sourceRows}`)
+      if (problems.length > 0) throw new Error(`${where}: ${problems.join('; ')}`)
+      const cpuMicrosPerSourceRow = Object.fromEntries(Object.entries(m.cpuSeconds).map(([k, v]) => [k, round(v / sourceRows * 1e6, 1)]))
+      return { ...m, pattern, sourceRows, updated: updated.affectedRows, expectedDeleted: deleted.affectedRows, rowsWritten: m.rows, cpuMicrosPerSourceRow, secondsRatioToFull: round(m.seconds / full.seconds, 3), bytesRatioToFull: full.bytesSent > 0 ? round(m.bytesSent / full.bytesSent, 4) : NaN }
+    }
+    const reloadScattered = await reloadStep('scattered', 'diff')
+    say(`  3a. diffed reload, scattered (${reloadScattered.updated} updated, ${reloadScattered.expectedDeleted} deleted): ${reloadScattered.seconds} s (${pct(reloadScattered.secondsRatioToFull)} of the full load), ${mbOf(reloadScattered.bytesSent)} sent (${pct(reloadScattered.bytesRatioToFull)}), ${reloadScattered.rowsWritten} rows written, ${reloadScattered.deleted} deleted`)
+    const reloadClustered = await reloadStep('clustered', 'diff')
+    say(`  3b. diffed reload, clustered (${reloadClustered.updated} updated, ${reloadClustered.expectedDeleted} deleted): ${reloadClustered.seconds} s (${pct(reloadClustered.secondsRatioToFull)} of the full load), ${mbOf(reloadClustered.bytesSent)} sent (${pct(reloadClustered.bytesRatioToFull)}), ${reloadClustered.rowsWritten} rows written, ${reloadClustered.deleted} deleted`)
+    let reloadRows: ReloadRun | undefined
+    if (options.reloadRows) {
+      reloadRows = await reloadStep('rows', 'rows')
+      say(`  3c. reload sending every row (${reloadRows.updated} updated, ${reloadRows.expectedDeleted} deleted): ${reloadRows.seconds} s (${pct(reloadRows.secondsRatioToFull)} of the full load), ${mbOf(reloadRows.bytesSent)} sent, ${reloadRows.deleted} deleted`)
+    }
 
-    // 4. full loads into an emptied target with 1, 2, 4 persister replicas sharing the consumer
+    // 4. verify the unchanged table: target == source now
+    await settle(env)
+    const verify = await measureVerify(env, services, sampler, sourceRows, loadData.rowsPerSec)
+    say(`  4. verify: ${verify.seconds} s, ${verify.rowsPerSec.toLocaleString('en')} rows/s (${pct(verify.ratioToLoadData)} of LOAD DATA), exit ${verify.exitCode}`)
+
+    // 5. full loads into an emptied target with 1, 2, 4 persister replicas sharing the consumer
     const replicaRuns: ReplicaRun[] = []
     for (const n of options.replicas) {
       await services.stopAll('persister')
@@ -161,7 +228,7 @@ export async function runBench (options: BenchOptions, say: Say): Promise<BenchR
       for (let i = 1; i <= n; i++) await services.start('persister', `persister#${i}`)
       const m = await measureFullLoad(env, services, sampler, `replicas-${n}`)
       replicaRuns.push({ replicas: n, rowsPerSec: m.rowsPerSec, seconds: m.seconds, ratioToLoadData: round(m.rowsPerSec / loadData.rowsPerSec, 3), measurement: m })
-      say(`  4. ${n} persister replica${n === 1 ? '' : 's'}: ${m.seconds} s, ${m.rowsPerSec.toLocaleString('en')} rows/s (${pct(m.rowsPerSec / loadData.rowsPerSec)} of LOAD DATA)`)
+      say(`  5. ${n} persister replica${n === 1 ? '' : 's'}: ${m.seconds} s, ${m.rowsPerSec.toLocaleString('en')} rows/s (${pct(m.rowsPerSec / loadData.rowsPerSec)} of LOAD DATA)`)
     }
 
     sampler.sampleNow()
@@ -182,7 +249,7 @@ export async function runBench (options: BenchOptions, say: Say): Promise<BenchR
     }
     // servers ran before the bench: their totals are the sum of the phases, not their lifetime
     for (const name of ['mariadbd', 'nats-server']) {
-      const phases = [full, reload, ...replicaRuns.map((r) => r.measurement)]
+      const phases = [full, reloadScattered, reloadClustered, ...(reloadRows !== undefined ? [reloadRows] : []), verify, ...replicaRuns.map((r) => r.measurement)]
       cpuSecondsTotal[name] = round(phases.reduce((sum, m) => sum + (m.cpuSeconds[name] ?? 0), 0), 2)
     }
     const peakMb = Math.max(...['gateway', 'persister', 'reconciler', 'extractor'].map((k) => peakRssMb[k] ?? 0))
@@ -202,7 +269,7 @@ export async function runBench (options: BenchOptions, say: Say): Promise<BenchR
       startedAt,
       finishedAt: new Date().toISOString(),
       rows: options.rows,
-      options: { skipReplicas: options.skipReplicas, replicas: options.replicas, cpuProf: options.cpuProf, namespace: options.namespace, dbPrefix: options.dbPrefix },
+      options: { skipReplicas: options.skipReplicas, replicas: options.replicas, cpuProf: options.cpuProf, reloadRows: options.reloadRows, namespace: options.namespace, dbPrefix: options.dbPrefix },
       tuning: env.tuning,
       settings: {
         batchSize: settings.batchSize,
@@ -210,7 +277,8 @@ export async function runBench (options: BenchOptions, say: Say): Promise<BenchR
         persisterConcurrency: settings.persisterConcurrency,
         maxBatchBytes: settings.maxBatchBytes,
         gatewayMaxInFlight: settings.gatewayMaxInFlight,
-        deleteChunk: settings.deleteChunk
+        deleteChunk: settings.deleteChunk,
+        compareRows: settings.compareRows
       },
       machine,
       code: gitState(),
@@ -218,14 +286,30 @@ export async function runBench (options: BenchOptions, say: Say): Promise<BenchR
       source: { tsvBytes, generateSeconds: round(generateSeconds, 2), loadSeconds: round(sourceLoadSeconds, 2) },
       loadData,
       full: { ...full, ratioToLoadData: round(ratio, 3) },
-      reload: { ...reload, updated: updated.affectedRows, expectedDeleted: deleted.affectedRows, speedupVsFull: round(full.seconds / reload.seconds, 2) },
+      reloadScattered,
+      reloadClustered,
+      ...(reloadRows !== undefined ? { reloadRows } : {}),
+      verify,
       replicaRuns,
       peakRssMb,
       cpuSecondsTotal,
       rssCurves,
       bars: {
         throughput: { required: BARS.minRatioToLoadData, ratio: round(ratio, 3), met: ratio >= BARS.minRatioToLoadData },
-        memory: { limitMb: BARS.maxRssMb, peakMb, met: peakMb < BARS.maxRssMb }
+        memory: { limitMb: BARS.maxRssMb, peakMb, met: peakMb < BARS.maxRssMb },
+        reloadSeconds: {
+          max: round(BARS.maxReloadSecondsRatio, 3),
+          scattered: reloadScattered.secondsRatioToFull,
+          clustered: reloadClustered.secondsRatioToFull,
+          met: Math.max(reloadScattered.secondsRatioToFull, reloadClustered.secondsRatioToFull) <= BARS.maxReloadSecondsRatio
+        },
+        reloadBytes: {
+          max: BARS.maxReloadBytesRatio,
+          scattered: reloadScattered.bytesRatioToFull,
+          clustered: reloadClustered.bytesRatioToFull,
+          met: Math.max(reloadScattered.bytesRatioToFull, reloadClustered.bytesRatioToFull) <= BARS.maxReloadBytesRatio
+        },
+        verifyThroughput: { required: BARS.minVerifyRatioToLoadData, ratio: verify.ratioToLoadData, met: verify.ratioToLoadData >= BARS.minVerifyRatioToLoadData }
       },
       ...(profiles !== undefined ? { profiles } : {}),
       serviceExits: services.exits,
@@ -277,4 +361,8 @@ function thin<T> (points: readonly T[], max: number): T[] {
 
 function pct (ratio: number): string {
   return `${(ratio * 100).toFixed(0)} %`
+}
+
+function mbOf (bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`
 }

@@ -49,11 +49,38 @@ t.test('bench – a small run exits 0 and writes a result with every required fi
   t.equal(r.full.ratioToLoadData, Math.round(r.full.rowsPerSec / r.loadData.rowsPerSec * 1000) / 1000, 'the ratio is full over LOAD DATA')
   t.ok(r.full.stages.opened <= r.full.stages.sealed && r.full.stages.sealed <= r.full.stages.applied && r.full.stages.applied <= r.full.stages.reconciled, 'stages in order')
 
-  t.ok(r.reload.seconds > 0, 'reload.seconds > 0')
-  t.equal(r.reload.deleted, ROWS * 0.005, 'reload.deleted is 0.5 % of the rows')
-  t.equal(r.reload.updated, ROWS * 0.01, '1 % of the rows changed')
-  t.equal(r.reload.targetRows, ROWS - ROWS * 0.005, 'the target lost exactly the deleted rows')
-  t.equal(r.reload.state, 'reconciled')
+  t.ok(r.full.bytesSent > 0, 'full.bytesSent from the gateway\'s /metrics')
+  t.equal(r.reload, undefined, 'no second full load sending every row without --reload-rows')
+  // scattered: ids ≡ 50 mod 100 updated, ≡ 3 mod 200 deleted
+  const scattered = r.reloadScattered!
+  t.equal(scattered.reload, 'diff', 'the scattered reload is diffed')
+  t.equal(scattered.state, 'reconciled')
+  t.equal(scattered.updated, ROWS * 0.01, 'scattered: 1 % of the rows changed')
+  t.equal(scattered.rowsWritten, scattered.updated, 'scattered: only the changed rows were sent')
+  t.equal(scattered.deleted, ROWS * 0.005, 'scattered: 0.5 % of the rows deleted')
+  t.equal(scattered.targetRows, ROWS - ROWS * 0.005, 'scattered: the target lost exactly the deleted rows')
+  t.ok(scattered.seconds > 0 && scattered.bytesSent > 0, 'scattered: seconds and bytes')
+  t.ok(scattered.bytesSent < r.full.bytesSent, 'scattered: fewer bytes than the full load')
+  t.equal(scattered.compared?.rows, ROWS - ROWS * 0.005, 'scattered: every source row compared')
+  // clustered: the newest 1 % of ids updated (less the ones the scattered step deleted), every other id of the 1 % below deleted
+  const clustered = r.reloadClustered!
+  t.equal(clustered.reload, 'diff', 'the clustered reload is diffed')
+  t.equal(clustered.state, 'reconciled')
+  t.equal(clustered.updated, ROWS * 0.01 - ROWS * 0.01 / 200, 'clustered: the newest 1 % of the ids still there changed')
+  t.equal(clustered.rowsWritten, clustered.updated, 'clustered: only the changed rows were sent')
+  t.equal(clustered.deleted, ROWS * 0.005, 'clustered: 0.5 % of the rows deleted')
+  t.equal(clustered.targetRows, ROWS - ROWS * 0.01, 'clustered: the target lost exactly the deleted rows')
+  t.ok(clustered.compared !== undefined && clustered.compared.equalRanges > 0, 'clustered: some ranges equal')
+  t.ok((clustered.cpuMicrosPerSourceRow.extractor ?? 0) > 0, 'clustered: extractor CPU per source row')
+  // verify of the unchanged table
+  const verify = r.verify!
+  t.equal(verify.exitCode, 0, 'verify exits 0 on the unchanged table')
+  t.equal(verify.sourceRows, ROWS - ROWS * 0.01, 'verify read every source row')
+  t.same([verify.report.missing, verify.report.extra, verify.report.different], [0, 0, 0], 'verify found nothing missing, extra or different')
+  // seconds are recorded to the millisecond, rows/s from the unrounded time: equal within a row
+  t.ok(Math.abs(verify.rowsPerSec - verify.sourceRows / verify.seconds) <= 1, 'verify rows/s is source rows over its seconds', { rowsPerSec: verify.rowsPerSec, sourceRows: verify.sourceRows, seconds: verify.seconds })
+  t.ok((verify.cpuSeconds.verify ?? 0) > 0, 'verify: its own CPU')
+  t.equal(r.settings.compareRows, 5000, 'compareRows recorded')
 
   for (const service of ['gateway', 'persister', 'reconciler', 'extractor']) {
     t.ok((r.peakRssMb[service] ?? 0) > 0, `peakRssMb.${service} > 0`)
@@ -71,9 +98,14 @@ t.test('bench – a small run exits 0 and writes a result with every required fi
   t.type(r.tuning, 'object')
   t.type(r.bars.throughput.met, 'boolean')
   t.type(r.bars.memory.met, 'boolean')
+  t.type(r.bars.reloadSeconds?.met, 'boolean')
+  t.type(r.bars.reloadBytes?.met, 'boolean')
+  t.type(r.bars.verifyThroughput?.met, 'boolean')
+  t.match(stdout, /bar: each diffed reload ≤ 1\/3/, 'prints the reload seconds bar')
+  t.match(stdout, /bar: verify ≥ 50 %/, 'prints the verify bar')
   for (const [label, exit] of Object.entries(r.serviceExits)) t.equal(exit, 0, `${label} stopped cleanly`)
   // --cpu-prof: every process wrote a profile as it exited, and the result summarises it
-  for (const label of ['gateway', 'persister#1', 'reconciler', 'extractor(full)', 'extractor(reload)']) {
+  for (const label of ['gateway', 'persister#1', 'reconciler', 'extractor(full)', 'extractor(reload-scattered)', 'extractor(reload-clustered)', 'verify']) {
     const profile = r.profiles?.[label]
     t.ok(profile !== undefined && profile.busySeconds > 0 && profile.topFunctions.length > 0, `a CPU profile of ${label}`)
   }

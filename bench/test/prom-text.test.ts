@@ -42,6 +42,8 @@ t.test('bench options – defaults, quick run, bad input', async (t) => {
   const q = parseBenchArgs(['--rows', '20000', '--skip-replicas'], '/out')
   t.equal(q.rows, 20000)
   t.same(q.replicas, [])
+  t.equal(q.reloadRows, false, 'no reload sending every row unless asked')
+  t.equal(parseBenchArgs(['--reload-rows'], '/out').reloadRows, true, '--reload-rows')
   t.throws(() => parseBenchArgs(['--rows', 'many'], '/out'), { code: 'SIS_BENCH_USAGE' })
   t.throws(() => parseBenchArgs(['--replicas', '0'], '/out'), { code: 'SIS_BENCH_USAGE' })
   t.throws(() => parseBenchArgs(['--namespace', 'Bad-NS'], '/out'), { code: 'SIS_BENCH_USAGE' })

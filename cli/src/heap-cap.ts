@@ -4,10 +4,10 @@ import { getHeapStatistics } from 'node:v8'
 import { heapCapMb } from '@sisporta/config'
 
 /**
- * The commands that run under the heap cap: the services in the foreground, and `extract`, which
- * is the extractor's work done once (it reads and sends a whole table, as the daemon does).
+ * The commands that run under the heap cap: the services in the foreground, and `extract` and
+ * `verify`, which are the extractor's work done once (they read a whole table, as the daemon does).
  */
-export const SERVICE_COMMANDS: ReadonlySet<string> = new Set(['gateway', 'persister', 'reconciler', 'extractor', 'console', 'extract'])
+export const SERVICE_COMMANDS: ReadonlySet<string> = new Set(['gateway', 'persister', 'reconciler', 'extractor', 'console', 'extract', 'verify'])
 
 /** Set in the child of the spawn fallback of {@link runUnderHeapCap}: it dies with its parent. */
 const PARENT_MARK = 'SISPORTA_HEAP_PARENT'

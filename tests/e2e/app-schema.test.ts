@@ -187,8 +187,9 @@ t.test('application schema', async (t) => {
       return list.length >= 2 ? list : undefined
     }, { what: 'two dead letters', timeoutMs: 120_000, intervalMs: 1000 })
     const reasons = letters.map((l) => `${l.stream}: ${l.reason}`).sort()
-    // the persister bisects each batch: only the refused row is dead-lettered, named with its key (docs/dead-letters.md)
-    t.match(reasons[0], /^artists: SIS_PERSIST_ROWS_REFUSED: batch 0 of load \d+ \(stream 'artists'\): 1 of \d+ rows refused, .*; row 1 \(.*\), column 'Name': Incorrect string value: '\\xF0\\x9F\\x8E\\xB9'/, 'the 4-byte character: row and column named')
+    // the persister bisects each batch: only the refused row is dead-lettered, named with its key
+    // (docs/dead-letters.md); a diffed reload sends only the rows that changed, so its position varies
+    t.match(reasons[0], /^artists: SIS_PERSIST_ROWS_REFUSED: batch 0 of load \d+ \(stream 'artists'\): 1 of \d+ rows refused, .*; row \d+ \(ArtistId=2\), column 'Name': Incorrect string value: '\\xF0\\x9F\\x8E\\xB9'/, 'the 4-byte character: row and column named')
     t.match(reasons[1], /^tracks: SIS_PERSIST_ROWS_REFUSED: batch \d+ of load \d+ \(stream 'tracks'\): .*refers to a row missing from table 'Album' \(constraint 'FK_TrackAlbumId'/, 'the missing parent: constraint named')
 
     // fixed at the source, loaded in order: the mirror is whole again
