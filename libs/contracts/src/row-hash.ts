@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import * as crypto from 'node:crypto'
 import { DATETIME_DEFAULTS, DECIMAL_DEFAULTS, type WireColumnSpec } from './wire-types.js'
 
 /**
@@ -120,10 +120,17 @@ export function canonicalRowText (columns: readonly HashColumn[], row: readonly 
 export function rowHash (columns: readonly HashColumn[], row: readonly unknown[]): Buffer {
   const text = canonicalRowText(columns, row)
   if (text === undefined) return UNKNOWN_ROW_HASH
-  const hash = createHash('sha256').update(text).digest().subarray(0, ROW_HASH_BYTES)
   // a real row never hashes to the "unknown" marker (1 in 2^64; then it is simply always sent)
-  return hash
+  return sha256(text).subarray(0, ROW_HASH_BYTES)
 }
+
+/**
+ * SHA-256 of a text's UTF-8 bytes: the one-shot `crypto.hash` where Node has it (20.12+, a third
+ * cheaper per row than a Hash object), else `createHash`.
+ */
+const sha256: (text: string) => Buffer = typeof (crypto as { hash?: unknown }).hash === 'function'
+  ? (text) => (crypto as unknown as { hash: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash('sha256', text, 'buffer')
+  : (text) => crypto.createHash('sha256').update(text).digest()
 
 /** Whether a hash is the marker of a row without canonical form. */
 export function isUnknownRowHash (hash: Uint8Array): boolean {
