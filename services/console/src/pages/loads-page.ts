@@ -62,9 +62,9 @@ function loadRow (l: LoadRecord): SafeHtml {
   const end = l.reconciledAt ?? (l.state === 'applied' && l.mode === 'incremental' ? l.appliedAt : undefined)
   const took = secondsBetween(l.openedAt, end)
   return html`<tr data-load="${l.id}">
-<td>#${l.id}</td><td>${l.stream}</td><td>${stateBadge(l.state)} <span class="muted">${l.mode}</span></td>
+<td>#${l.id}</td><td>${l.stream}</td><td>${stateBadge(l.state)} <span class="muted">${l.mode}${l.reload === 'diff' ? ' · diffed' : ''}</span></td>
 <td>${when(l.openedAt)}</td><td>${step(l.openedAt, l.sealedAt)}</td><td>${step(l.sealedAt, l.appliedAt)}</td><td>${step(l.appliedAt, l.reconciledAt)}</td>
 <td>${took === undefined ? '–' : humanAge(took)}</td>
-<td>${l.rows ?? '–'}${l.deletedRows === undefined || l.deletedRows === 0 ? '' : html`<br><span class="muted">${l.deletedRows} deleted</span>`}${l.truncatedFractions === undefined || l.truncatedFractions === 0 ? '' : html`<br><span class="muted" title="datetime values cut to the microsecond (fraction: truncate)">${l.truncatedFractions} datetime${l.truncatedFractions === 1 ? '' : 's'} cut to µs</span>`}</td>
+<td>${l.rows ?? '–'}${l.comparedRows === undefined ? '' : html`<br><span class="muted" title="a diffed reload: rows compared with the target, ranges found equal (docs/reloads.md)">sent of ${l.comparedRows} compared · ${l.equalRanges ?? 0}/${l.comparedRanges ?? 0} ranges equal</span>`}${l.deletedRows === undefined || l.deletedRows === 0 ? '' : html`<br><span class="muted">${l.deletedRows} deleted</span>`}${l.truncatedFractions === undefined || l.truncatedFractions === 0 ? '' : html`<br><span class="muted" title="datetime values cut to the microsecond (fraction: truncate)">${l.truncatedFractions} datetime${l.truncatedFractions === 1 ? '' : 's'} cut to µs</span>`}</td>
 <td class="reason">${l.reason ?? ''}</td></tr>`
 }
