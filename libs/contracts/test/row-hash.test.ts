@@ -161,3 +161,42 @@ t.test('row hash – 8 bytes of SHA-256 of the canonical text: deterministic, eq
   t.not(rowHash(pairs, ['1', 'a', 'b']).toString('hex'), rowHash(pairs, ['2', 'a', 'b']).toString('hex'), 'same values, another key: another hash')
   t.same(rowHash(pairs, ['01', 'a', 'b']), rowHash(pairs, ['1', 'a', 'b']), 'the same key spelled otherwise: the same hash')
 })
+
+// The fast paths for values spelled canonically already (decimals, datetimes, bigints) must give
+// exactly what the general rule gives: checked against that rule, written out here, on many
+// spellings made at random.
+t.test('canonical form – the fast paths agree with the general rule on random spellings', async (t) => {
+  const referenceDecimal = (text: string, scale: number): string | undefined => {
+    const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text)
+    if (match === null) return undefined
+    const [, sign, whole, fraction = ''] = match
+    if (fraction.length > scale && !/^0*$/.test(fraction.slice(scale))) return undefined
+    const intPart = whole!.replace(/^0+(?=\d)/, '')
+    const fracPart = fraction.slice(0, scale).padEnd(scale, '0')
+    const zero = /^0+$/.test(intPart) && /^0*$/.test(fracPart)
+    return `${zero ? '' : sign!}${intPart}${scale > 0 ? `.${fracPart}` : ''}`
+  }
+  const referenceDatetime = (text: string, precision: number): string | undefined => {
+    const match = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?$/.exec(text)
+    if (match === null) return undefined
+    const [, date, time, fraction = ''] = match
+    if (fraction.length > precision && !/^0*$/.test(fraction.slice(precision))) return undefined
+    return `${date!}T${time!}${precision > 0 ? `.${fraction.slice(0, precision).padEnd(precision, '0')}` : ''}`
+  }
+  let seed = 42
+  const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n }
+  const pick = (chars: string, length: number): string => Array.from({ length }, () => chars[rnd(chars.length)]!).join('')
+  let checked = 0
+  for (let i = 0; i < 20000; i++) {
+    const scale = rnd(5)
+    const decimal = `${rnd(4) === 0 ? '-' : ''}${pick('0001239', 1 + rnd(4))}${rnd(5) === 0 ? '' : `.${pick('00059', rnd(7))}`}${rnd(50) === 0 ? 'x' : ''}`
+    t.equal(canonicalValue({ type: 'decimal', scale }, decimal), referenceDecimal(decimal, scale), `decimal ${decimal} at scale ${scale}`, { diagnostic: false })
+    const precision = rnd(7)
+    const datetime = `20${pick('0129', 2)}-0${pick('19', 1)}-1${pick('09', 1)}${rnd(2) === 0 ? 'T' : rnd(10) === 0 ? 'x' : ' '}1${pick('09', 1)}:3${pick('09', 1)}:0${pick('09', 1)}${rnd(4) === 0 ? '' : `.${pick('0007', 1 + rnd(8))}`}`
+    t.equal(canonicalValue({ type: 'datetime', precision }, datetime), referenceDatetime(datetime, precision), `datetime ${datetime} at precision ${precision}`, { diagnostic: false })
+    const bigint = `${rnd(3) === 0 ? '-' : ''}${pick('0012', 1 + rnd(20))}`
+    t.equal(canonicalValue({ type: 'bigint' }, bigint), /^-?\d{1,20}$/.test(bigint) ? BigInt(bigint).toString() : undefined, `bigint ${bigint}`, { diagnostic: false })
+    checked += 3
+  }
+  t.equal(checked, 60000)
+})

@@ -77,7 +77,7 @@ export async function compareRange (db: Kysely<SisportaDatabase>, stream: Stream
       targetRows++
       const wire = plan.columns.map((c) => targetWireValue(c.type, row[c.name]))
       const stamp = row[STAMP.load]
-      const stamped = stamp !== null && stamp !== undefined && Number(stamp) > 0
+      const stamped = stamp !== null && stamp !== undefined
       const position = stamped ? positions.get(rowHash(plan.hashColumns, wire).toString('latin1')) : undefined
       if (position !== undefined && matched[position] === 0) {
         matched[position] = 1
