@@ -30,6 +30,8 @@ export function targetWireValue (type: WireType, value: unknown): unknown {
     case 'uuid':
       return typeof value === 'string' ? value : undefined
     case 'float':
+      // read as MySQL's text (compare-range.ts): JavaScript's Number() rounds it correctly
+      if (typeof value === 'string') return /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/.test(value) ? Number(value) : undefined
       return value
     case 'json':
       // mysql2 parses a JSON column (MySQL's JSON type; MariaDB's LONGTEXT by its `json` column
