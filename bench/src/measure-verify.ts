@@ -29,8 +29,8 @@ export interface VerifyMeasurement {
 
 /**
  * `sisporta verify --stream bench --json` on a table the reloads left identical to its source,
- * run as an operator runs it (a child process; not under the services' heap cap, which `verify`
- * does not take) and timed from outside: rows/s is the source's rows over the wall seconds from
+ * run as an operator runs it (a child process under the heap cap, SISPORTA_HEAP_MB, like
+ * `extract`) and timed from outside: rows/s is the source's rows over the wall seconds from
  * its start to its exit. Throws unless it exits 0 and reports nothing missing, extra or different.
  */
 export async function measureVerify (env: BenchEnv, services: ServiceSet, sampler: ProcessSampler, sourceRows: number, loadDataRowsPerSec: number): Promise<VerifyMeasurement> {
@@ -43,7 +43,9 @@ export async function measureVerify (env: BenchEnv, services: ServiceSet, sample
   const gwBefore = await services.scrapeAll()
   const cpuBefore = sampler.cpuSnapshot()
   const windowStart = sampler.now()
-  const run = await runCliChild(env, services, sampler, 'verify', ['verify', '--stream', BENCH_STREAM, '--json'], { heapCap: false })
+  // under the heap cap's flag, as `sisporta verify` runs itself: started without it, it would
+  // start itself again, and the bench would sample the idle parent
+  const run = await runCliChild(env, services, sampler, 'verify', ['verify', '--stream', BENCH_STREAM, '--json'], { heapCap: true })
   const cpuAfter = sampler.cpuSnapshot()
   const windowEnd = sampler.now()
   const gwAfter = await services.scrapeAll()
