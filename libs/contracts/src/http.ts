@@ -144,9 +144,14 @@ export const StreamStatusReplySchema = Type.Object({
 export type LoadSummary = Static<typeof LoadSummarySchema>
 export type StreamStatusReply = Static<typeof StreamStatusReplySchema>
 
-/** One pending "sync now" request of an operator, for the extractor daemon to serve. */
+/**
+ * One pending request of an operator, for the extractor daemon to serve: `kind` 'load' ("sync
+ * now": open a full load) or 'verify' (`sisporta streams verify`: run the comparison of `sisporta
+ * verify` and post its report). No `kind` means 'load' (gateways before verify requests).
+ */
 export const SyncRequestSchema = Type.Object({
   stream: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }),
+  kind: Type.Optional(Type.Union([Type.Literal('load'), Type.Literal('verify')])),
   requestedAt: Type.String({ format: 'date-time' }),
   requestedBy: Type.String()
 }, { additionalProperties: false })
@@ -157,6 +162,12 @@ export const SyncRequestSchema = Type.Object({
  * A request is served (no longer listed) once the stream has a load opened after it.
  */
 export const SyncRequestsReplySchema = Type.Object({ requests: Type.Array(SyncRequestSchema) })
+/**
+ * The query of `GET /v1/sync-requests`: verify requests are listed only to a client that asks
+ * for them with `?include=verify` — an extractor older than verify requests would take every
+ * listed request for a load.
+ */
+export const SyncRequestsQuerySchema = Type.Object({ include: Type.Optional(Type.Literal('verify')) })
 export type SyncRequest = Static<typeof SyncRequestSchema>
 export type SyncRequestsReply = Static<typeof SyncRequestsReplySchema>
 

@@ -19,6 +19,9 @@ export const MAX_PAUSE_REASON = 2000
  * - `syncRequestedAt` / `syncRequestedBy` / `syncAfterLoad`: "sync now". The request is pending
  *   until the stream has a load with an id above `syncAfterLoad` (the registry's load id
  *   sequence when it was asked): ids come from one sequence, so no clock is compared.
+ * - `verifyRequestedAt` / `verifyRequestedBy`: "verify now" (`sisporta streams verify NAME`).
+ *   Pending until the stream's verify report (`verify.<stream>`, written by the gateway) has
+ *   `requestedAt` equal to `verifyRequestedAt`: a string compared, never a clock.
  */
 export const StreamControlSchema = Type.Object({
   stream: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }),
@@ -30,13 +33,16 @@ export const StreamControlSchema = Type.Object({
   resumedAt: Type.Optional(Type.String({ format: 'date-time' })),
   syncRequestedAt: Type.Optional(Type.String({ format: 'date-time' })),
   syncRequestedBy: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CONTROL_BY })),
-  syncAfterLoad: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_LOAD_ID }))
+  syncAfterLoad: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_LOAD_ID })),
+  verifyRequestedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  verifyRequestedBy: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CONTROL_BY }))
 }, { additionalProperties: false })
 
 export type StreamControl = Static<typeof StreamControlSchema>
 
 const controlCheck = TypeCompiler.Compile(StreamControlSchema)
 const SYNC_FIELDS = ['syncRequestedAt', 'syncRequestedBy', 'syncAfterLoad'] as const
+const VERIFY_FIELDS = ['verifyRequestedAt', 'verifyRequestedBy'] as const
 
 /**
  * Why `value` is not a well-formed control record (the first problem, with its path), or
@@ -55,5 +61,7 @@ export function streamControlProblem (value: unknown): string | undefined {
   if (control.paused && (control.pausedBy === undefined || control.pausedAt === undefined)) return 'a paused record must say pausedBy and pausedAt'
   const sync = SYNC_FIELDS.filter((f) => control[f] !== undefined).length
   if (sync !== 0 && sync !== SYNC_FIELDS.length) return `a sync request needs all of ${SYNC_FIELDS.join(', ')}`
+  const verify = VERIFY_FIELDS.filter((f) => control[f] !== undefined).length
+  if (verify !== 0 && verify !== VERIFY_FIELDS.length) return `a verify request needs all of ${VERIFY_FIELDS.join(', ')}`
   return undefined
 }

@@ -3,5 +3,5 @@ export { busConnectOptions, NO_BUS_SECURITY, type BusSecurity, type BusConnectOp
 export { provisionBus, deprovisionBus, DEFAULT_DLQ_MAX_AGE_SEC, DEFAULT_DLQ_MAX_BYTES, type ProvisionOptions } from './provision.js'
 export { LoadRegistry, canTransition, loadKey, openKey, newestKey, type LoadEntry, type LoadCheck, type LoadRegistryOptions, type NewestClaim } from './load-registry.js'
 export { BusError, JsErrCode, isRevisionConflict, isPermissionDenied, isBusUnavailable } from './errors.js'
-export { StreamControls, controlKey, describePause, type StreamControlState, type StreamControlsOptions, type ControlChange } from './stream-controls.js'
+export { StreamControls, controlKey, verifyReportKey, describePause, type StreamControlState, type StreamControlsOptions, type ControlChange } from './stream-controls.js'
 export { listDeadLetters, allDeadLetters, showDeadLetter, replayDeadLetters, dropDeadLetters, REPLAYABLE_LOAD_STATES, MAX_PAGE as MAX_DEAD_LETTER_PAGE, type DeadLetter, type DeadLetterSummary, type DeadLetterFilter, type DeadLetterPage, type LetterOutcome, type LetterSelection, type DeadLetterDeps } from './dead-letters.js'

@@ -1,5 +1,5 @@
 import { type KV, type KvEntry, type NatsConnection } from 'nats'
-import { MAX_CONTROL_BY, MAX_PAUSE_REASON, STREAM_NAME_PATTERN, streamControlProblem, type BusNames, type StreamControl, type SyncRequest } from '@sisporta/contracts'
+import { MAX_CONTROL_BY, MAX_PAUSE_REASON, STREAM_NAME_PATTERN, streamControlProblem, verifyReportProblem, type BusNames, type StreamControl, type SyncRequest, type VerifyReportRecord } from '@sisporta/contracts'
 import { BusError, isRevisionConflict } from './errors.js'
 import { newestKey } from './load-registry.js'
 
@@ -10,6 +10,11 @@ const SEQ_KEY = 'seq'
 /** Key of a stream's control record (operators write it; the gateway reads it). */
 export function controlKey (stream: string): string {
   return `control.${stream}`
+}
+
+/** Key of a stream's latest verify report (the gateway writes it; operators read it). */
+export function verifyReportKey (stream: string): string {
+  return `verify.${stream}`
 }
 
 /**
@@ -143,16 +148,82 @@ export class StreamControls {
   }
 
   /**
+   * Asks the extractor daemon to verify the stream now (the comparison of `sisporta verify`; it
+   * writes nothing to the target): pending until the gateway stores a report for it (see
+   * {@link pendingVerify}); a newer request replaces an older one. Refused
+   * (`SIS_BUS_CONTROL_MALFORMED`) on a malformed record, as a sync request is.
+   */
+  async requestVerify (stream: string, input: { by: string }): Promise<ControlChange> {
+    const by = checkBy(input.by)
+    return await this.#change(stream, (current, malformed) => {
+      if (malformed !== undefined) {
+        throw new BusError('SIS_BUS_CONTROL_MALFORMED', `the control record of stream '${stream}' is malformed (${malformed}): run \`sisporta streams resume ${stream}\` or \`pause ${stream}\` to rewrite it, then ask again`)
+      }
+      return { ...(current ?? { stream, paused: false }), verifyRequestedAt: new Date().toISOString(), verifyRequestedBy: by }
+    })
+  }
+
+  /**
+   * The stream's pending verify request (`kind: 'verify'`), paused or not, or `undefined`:
+   * pending while the stream's stored report (`verify.<stream>`) does not answer it — its
+   * `requestedAt` is not the request's `verifyRequestedAt`. Strings compared, no clock.
+   */
+  async pendingVerify (stream: string, known?: StreamControlState): Promise<SyncRequest | undefined> {
+    const control = known ?? await this.get(stream)
+    if (control.malformed !== undefined || control.verifyRequestedAt === undefined || control.verifyRequestedBy === undefined) return undefined
+    const report = await this.verifyReport(stream)
+    if (report !== undefined && report.requestedAt === control.verifyRequestedAt) return undefined
+    return { stream, kind: 'verify', requestedAt: control.verifyRequestedAt, requestedBy: control.verifyRequestedBy }
+  }
+
+  /**
+   * The stream's latest verify report, or `undefined` when there is none or it is malformed
+   * (reported through `onMalformed`: a request it should answer then stays pending). One KV get.
+   */
+  async verifyReport (stream: string): Promise<VerifyReportRecord | undefined> {
+    checkStream(stream)
+    const key = verifyReportKey(stream)
+    const entry = await this.#kv.get(key)
+    if (entry === null || entry.operation !== 'PUT') return undefined
+    let value: unknown
+    try {
+      value = JSON.parse(decoder.decode(entry.value))
+    } catch {
+      this.#options.onMalformed?.(key, 'not JSON')
+      return undefined
+    }
+    const problem = verifyReportProblem(value) ?? ((value as VerifyReportRecord).stream === stream ? undefined : `the record under ${key} is about stream '${(value as VerifyReportRecord).stream}'`)
+    if (problem === undefined) return value as VerifyReportRecord
+    this.#options.onMalformed?.(key, problem)
+    return undefined
+  }
+
+  /**
+   * Stores a verify report as the stream's latest (the gateway does, for a pending request only:
+   * its NATS identity may write `verify.>` and nothing else of the operators'). Checked first.
+   */
+  async storeVerifyReport (report: VerifyReportRecord): Promise<void> {
+    checkStream(report.stream)
+    const problem = verifyReportProblem(report)
+    if (problem !== undefined) throw new BusError('SIS_BUS_CONTROL_INVALID', `the verify report of stream '${report.stream}' is malformed (${problem})`)
+    await this.#kv.put(verifyReportKey(report.stream), encoder.encode(JSON.stringify(report)))
+  }
+
+  /**
    * The requests an extractor should serve now, among `streams`: pending and not paused (a paused
-   * stream's request waits for its resume). One KV get per stream, and two more per stream with
+   * stream's request waits for its resume). Loads only (no `kind`, as before verify requests),
+   * unless `verify`: then pending verify requests too (`kind: 'verify'`), after the stream's load. One KV get per stream, and two more per stream with
    * a request — never a listing, which the gateway's NATS identity may not do.
    */
-  async syncRequestsToServe (streams: readonly string[]): Promise<SyncRequest[]> {
+  async syncRequestsToServe (streams: readonly string[], options: { verify?: boolean } = {}): Promise<SyncRequest[]> {
     const found = await Promise.all(streams.map(async (stream) => {
       const control = await this.get(stream)
-      return control.paused || control.syncRequestedAt === undefined ? undefined : await this.pendingSync(stream, control)
+      if (control.paused) return []
+      const load = control.syncRequestedAt === undefined ? undefined : await this.pendingSync(stream, control)
+      const verify = options.verify !== true || control.verifyRequestedAt === undefined ? undefined : await this.pendingVerify(stream, control)
+      return [load === undefined || options.verify !== true ? load : { ...load, kind: 'load' as const }, verify]
     }))
-    return found.filter((r): r is SyncRequest => r !== undefined)
+    return found.flat().filter((r): r is SyncRequest => r !== undefined)
   }
 
   /** The stored record, checked, and the KV entry it came from (`null`: the key was never written). */

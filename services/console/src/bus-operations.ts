@@ -25,7 +25,7 @@ export const MAX_LETTERS_WITH_ROWS = 20
 
 /**
  * The console's reads and actions against the real bus: the load registry (approve / discard,
- * with the same rules as `sisporta loads`), the stream controls (pause / resume / sync now, by
+ * with the same rules as `sisporta loads`), the stream controls (pause / resume / sync / verify, by
  * compare-and-set) and the dead-letter tools of `@sisporta/nats` (list / show / replay / drop,
  * the same as `sisporta dlq`).
  *
@@ -56,7 +56,7 @@ export function createBusOperations (deps: BusOperationsDeps): { reads: ConsoleR
       const views = new Map<string, StreamControlView>()
       await Promise.all(streams.map(async (stream) => {
         const c = await controls.get(stream)
-        const pending = await controls.pendingSync(stream, c)
+        const [pending, verifyPending, lastVerify] = await Promise.all([controls.pendingSync(stream, c), controls.pendingVerify(stream, c), controls.verifyReport(stream)])
         views.set(stream, {
           paused: c.paused,
           pausedBy: c.pausedBy,
@@ -65,7 +65,11 @@ export function createBusOperations (deps: BusOperationsDeps): { reads: ConsoleR
           malformed: c.malformed,
           syncRequestedAt: c.syncRequestedAt,
           syncRequestedBy: c.syncRequestedBy,
-          syncPending: pending !== undefined
+          syncPending: pending !== undefined,
+          verifyRequestedAt: c.verifyRequestedAt,
+          verifyRequestedBy: c.verifyRequestedBy,
+          verifyPending: verifyPending !== undefined,
+          lastVerify
         })
       }))
       return views
@@ -121,6 +125,10 @@ export function createBusOperations (deps: BusOperationsDeps): { reads: ConsoleR
     requestSync: async (stream, by) => {
       await controls.requestSync(stream, { by })
       return { message: `sync of '${stream}' requested: the extractor daemon opens a load on its next look` }
+    },
+    requestVerify: async (stream, by) => {
+      await controls.requestVerify(stream, { by })
+      return { message: `verify of '${stream}' requested: the extractor daemon compares the source with the target on its next look, and reports here` }
     },
     approve: async (loadId, by) => await decide(loadId, 'approve', by),
     discard: async (loadId, by) => await decide(loadId, 'discard', by),

@@ -198,6 +198,10 @@ export async function consoleRoutes (app: FastifyInstance, options: ConsoleRoute
       const stream = knownStream((request.params as { stream: string }).stream)
       return await act(request, 'sync', { stream }, async (by) => await actions.requestSync(stream, by))
     })
+    guarded.post('/api/streams/:stream/verify', streamRoute, async (request) => {
+      const stream = knownStream((request.params as { stream: string }).stream)
+      return await act(request, 'verify', { stream }, async (by) => await actions.requestVerify(stream, by))
+    })
     guarded.post('/api/loads/:id/approve', { schema: { params: IdParams } }, async (request) => {
       const { id } = request.params as { id: number }
       return await act(request, 'approve', { load: id }, async (by) => await actions.approve(id, by))

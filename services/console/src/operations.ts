@@ -1,4 +1,4 @@
-import type { LoadRecord } from '@sisporta/contracts'
+import type { LoadRecord, VerifyReportRecord } from '@sisporta/contracts'
 import type { DeadLetterSummary } from '@sisporta/nats'
 
 /** One dead letter as the console lists it: its headers, as `@sisporta/nats` reads them. */
@@ -24,6 +24,8 @@ export interface ConsoleActions {
   pause(stream: string, by: string, reason?: string): Promise<ActionResult>
   resume(stream: string, by: string): Promise<ActionResult>
   requestSync(stream: string, by: string): Promise<ActionResult>
+  /** Asks the extractor daemon to verify the stream (`sisporta streams verify`). */
+  requestVerify(stream: string, by: string): Promise<ActionResult>
   approve(loadId: number, by: string): Promise<ActionResult>
   discard(loadId: number, by: string): Promise<ActionResult>
   replayLetter(seq: number, by: string): Promise<ActionResult>
@@ -51,6 +53,12 @@ export interface StreamControlView {
   readonly syncRequestedBy?: string | undefined
   /** A sync request not yet served (no load opened since). */
   readonly syncPending: boolean
+  readonly verifyRequestedAt?: string | undefined
+  readonly verifyRequestedBy?: string | undefined
+  /** A verify request not yet answered by a report. */
+  readonly verifyPending?: boolean | undefined
+  /** The stream's latest verify report (`verify.<stream>`), if any. */
+  readonly lastVerify?: VerifyReportRecord | undefined
 }
 
 /** What the console reads; each call is one look at the bus (no caching). */

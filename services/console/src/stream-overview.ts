@@ -16,6 +16,8 @@ export interface StreamOverview {
   readonly queuedBatches: number
   readonly deadLetters: number
   readonly control: StreamControlView
+  /** Seconds since the last verify report was stored (`undefined`: none). */
+  readonly verifyAgeSec?: number | undefined
 }
 
 export interface OverviewInput {
@@ -55,9 +57,14 @@ export function streamOverview (input: OverviewInput): StreamOverview[] {
       held: loads.filter((l) => l.state === 'held').length,
       queuedBatches: input.queued.get(stream.name) ?? 0,
       deadLetters: input.deadLetters.get(stream.name) ?? 0,
-      control: input.controls.get(stream.name) ?? NOT_PAUSED
+      control: input.controls.get(stream.name) ?? NOT_PAUSED,
+      verifyAgeSec: ageOf(input.controls.get(stream.name)?.lastVerify?.reportedAt, input.now)
     }
   })
+}
+
+function ageOf (at: string | undefined, now: Date): number | undefined {
+  return at === undefined ? undefined : Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000))
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type OutgoingHttpHeaders } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { API_PREFIX, MAX_ABANDON_REASON, type BatchReply, type CompareBody, type CompareReply, type ReloadKind, type ErrorReply, type LoadMode, type LoadRecord, type SealBody, type StreamStatusReply, type SyncRequest, type SyncRequestsReply } from '@sisporta/contracts'
+import { API_PREFIX, MAX_ABANDON_REASON, type BatchReply, type CompareBody, type CompareReply, type ReloadKind, type ErrorReply, type LoadMode, type LoadRecord, type SealBody, type StreamStatusReply, type SyncRequest, type SyncRequestsReply, type VerifyReportBody, type VerifyReportRecord } from '@sisporta/contracts'
 import { ExtractError } from './errors.js'
 
 export interface GatewayClientOptions {
@@ -96,13 +96,25 @@ export class GatewayClient {
    * The pending "sync now" requests of the streams this token may load, paused streams left out
    * (`GET /v1/sync-requests`): the daemon opens a load of each. A request stays listed until the
    * stream has a load opened after it, so asking again before that load opens lists it again.
+   * `verify`: the pending verify requests too (`kind: 'verify'`; loads then have `kind: 'load'`).
    *
    * @example
    * for (const { stream, requestedBy } of await gw.syncRequests()) console.log(`${requestedBy} asked for ${stream}`)
    */
-  async syncRequests (options: RequestOptions = {}): Promise<SyncRequest[]> {
-    const reply = await this.#request<SyncRequestsReply>('GET', '/sync-requests', undefined, 'list sync requests', options)
+  async syncRequests (options: RequestOptions & { readonly verify?: boolean } = {}): Promise<SyncRequest[]> {
+    const path = options.verify === true ? '/sync-requests?include=verify' : '/sync-requests'
+    const reply = await this.#request<SyncRequestsReply>('GET', path, undefined, 'list sync requests', options)
     return reply.requests
+  }
+
+  /**
+   * Posts the report of an operator's verify request (`POST /v1/streams/:stream/verify-reports`):
+   * the gateway stores it as the stream's latest, which ends the request. A request no longer
+   * pending (answered, or replaced by a newer one) is refused with 409 `SIS_GW_VERIFY_NOT_PENDING`.
+   */
+  async postVerifyReport (body: VerifyReportBody, options: RequestOptions = {}): Promise<VerifyReportRecord> {
+    const reply = await this.#request<{ report: VerifyReportRecord }>('POST', `/streams/${body.stream}/verify-reports`, JSON.stringify(body), `post the verify report of ${body.stream}`, options)
+    return reply.report
   }
 
   /**

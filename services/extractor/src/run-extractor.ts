@@ -1,11 +1,12 @@
 import type { Logger } from 'pino'
-import type { SisportaConfig } from '@sisporta/contracts'
+import type { SisportaConfig, SyncRequest } from '@sisporta/contracts'
 import { DEFAULT_PORTS, metricsListen, requireSetting, type Settings } from '@sisporta/config'
 import { createMetricsRegistry, createServiceApp, runService } from '@sisporta/observability'
 import { createSourceDialect, isTransientSourceError } from '@sisporta/source'
 import { GatewayClient } from './gateway-client.js'
 import { createScheduler } from './scheduler.js'
 import { createSyncPoller } from './sync-poller.js'
+import { serveVerifyRequest } from './serve-verify.js'
 import { ExtractError } from './errors.js'
 import { checkGatewayUrl } from './check-gateway-url.js'
 
@@ -50,7 +51,21 @@ export async function runExtractor (settings: Settings, config: SisportaConfig, 
         }
         const scheduler = createScheduler({ config, source, gateway, log, metrics: registry, batchSize: settings.batchSize, inFlight: settings.inFlight, maxBatchBytes: settings.maxBatchBytes, readAttempts: settings.sourceReadAttempts, compareRows: settings.compareRows })
         // an operator's "sync now" (`sisporta streams sync`, the console) starts a load through the scheduler
-        const syncPoller = createSyncPoller({ config, gateway, runNow: scheduler.runNow, log, metrics: registry, intervalMs: settings.syncPollIntervalSec * 1000 })
+        // an operator's verify request runs the comparison of `sisporta verify`, never beside a load of the stream
+        const verifyNow = (request: SyncRequest): boolean => {
+          const stream = config.stream(request.stream)
+          if (stream === undefined) return false
+          return scheduler.runExclusive(stream.name, async (signal) => {
+            await serveVerifyRequest({ source, gateway, log }, stream, request, {
+              pageSize: stream.batchSize ?? settings.batchSize,
+              compareRows: settings.compareRows,
+              inFlight: settings.inFlight,
+              readAttempts: settings.sourceReadAttempts,
+              signal
+            })
+          })
+        }
+        const syncPoller = createSyncPoller({ config, gateway, runNow: scheduler.runNow, verifyNow, log, metrics: registry, intervalMs: settings.syncPollIntervalSec * 1000 })
         return await createServiceApp({ log, registry, workers: [scheduler, syncPoller], metricsListen: metricsListen(settings) })
       }
     })

@@ -71,10 +71,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1
  * reconciler). A parent load that ends without being applied (failed, abandoned, paused, an
  * error) makes its children skip that run: their rows could refer to parent rows the target lacks.
  */
-export function createScheduler (deps: SchedulerDeps): Worker & { runningLoads(): number, planned(): Promise<void>, runNow(stream: string): boolean } {
+export function createScheduler (deps: SchedulerDeps): Worker & { runningLoads(): number, planned(): Promise<void>, runNow(stream: string): boolean, runExclusive(stream: string, task: (signal: AbortSignal) => Promise<void>): boolean } {
   const clock = deps.now ?? Date.now
   const random = deps.random ?? Math.random
   const running = new Map<string, Promise<Outcome>>()
+  /** Other work on a stream that excludes its loads (an operator's verify request), by stream. */
+  const exclusive = new Map<string, Promise<void>>()
   const controller = new AbortController()
   const { signal } = controller
   let timer: NodeJS.Timeout | undefined
@@ -100,6 +102,10 @@ export function createScheduler (deps: SchedulerDeps): Worker & { runningLoads()
     const { stream, mode } = entry
     if (running.has(stream.name)) {
       deps.log.warn({ stream: stream.name, mode }, 'previous load still running; skipping this tick')
+      return false
+    }
+    if (exclusive.has(stream.name)) {
+      deps.log.warn({ stream: stream.name, mode }, 'a verify of the stream is running; skipping this tick')
       return false
     }
     if (catchUp) catchUps.inc({ stream: stream.name, mode })
@@ -260,6 +266,20 @@ export function createScheduler (deps: SchedulerDeps): Worker & { runningLoads()
       if (stream === undefined || signal.aborted) return false
       return trigger({ stream, mode: 'full', jitterMs: 0 }, false)
     },
+    /**
+     * Runs `task` on `stream` now (an operator's verify request) unless a load of the stream, or
+     * another such task, is in progress (`false`); while it runs, no load of the stream starts
+     * (a tick is skipped, a "sync now" waits for the next poll). Its failure is logged; `stop`
+     * aborts its signal and waits for it.
+     */
+    runExclusive: (name: string, task: (signal: AbortSignal) => Promise<void>) => {
+      if (running.has(name) || exclusive.has(name) || signal.aborted) return false
+      const run = (async () => { await task(signal) })().catch((err: unknown) => {
+        if (!signal.aborted) deps.log.error({ err, stream: name }, 'verify of the stream failed')
+      }).finally(() => exclusive.delete(name))
+      exclusive.set(name, run)
+      return true
+    },
     async start () {
       if (entries.length === 0) {
         deps.log.warn('no stream has a schedule; the daemon idles (use `sisporta extract` for one load)')
@@ -275,7 +295,7 @@ export function createScheduler (deps: SchedulerDeps): Worker & { runningLoads()
       // An interrupted load is never sealed, so it deletes nothing; runLoad abandons it at once.
       controller.abort(new ExtractError('SIS_EXTRACT_INTERRUPTED', 'the extractor daemon is stopping (SIGTERM)'))
       await planning
-      await Promise.allSettled(running.values())
+      await Promise.allSettled([...running.values(), ...exclusive.values()])
       await deps.source.close()
     }
   }

@@ -11,6 +11,12 @@ export interface SyncPollerDeps {
   readonly gateway: Pick<GatewayClient, 'syncRequests'>
   /** Starts a full load of the stream now unless one is in progress (the scheduler's `runNow`). */
   readonly runNow: (stream: string) => boolean
+  /**
+   * Starts serving a verify request now unless a load or a verify of the stream is in progress
+   * (`false`); without it, verify requests are not asked for (the scheduler's `runExclusive`
+   * around `serveVerifyRequest`).
+   */
+  readonly verifyNow?: (request: SyncRequest) => boolean
   readonly log: Logger
   readonly metrics: Registry
   /** Time between two questions to the gateway (ms). */
@@ -29,6 +35,11 @@ export interface SyncPollerDeps {
  * daemon's configuration does not know is reported once and left alone. A gateway without the
  * route (404) stops the polling with one warning: it is older than the daemon.
  *
+ * With `verifyNow`, the daemon also asks for verify requests (`kind: 'verify'`, `sisporta
+ * streams verify NAME`) and starts each once, like a load: never beside a load or another verify
+ * of the same stream (the scheduler keeps them apart); one that cannot start now is seen again
+ * at the next poll. The report it posts ends the request.
+ *
  * @example
  * const poller = createSyncPoller({ config, gateway, runNow: scheduler.runNow, log, metrics, intervalMs: 15_000 })
  * await poller.start()
@@ -36,29 +47,41 @@ export interface SyncPollerDeps {
 export function createSyncPoller (deps: SyncPollerDeps): Worker & { poll(): Promise<void> } {
   const controller = new AbortController()
   const { signal } = controller
-  /** requestedAt of the request last started, per stream. */
+  /** requestedAt of the request last started, per kind and stream ('load products'). */
   const started = new Map<string, string>()
   const unknown = new Set<string>()
   let loop: Promise<void> = Promise.resolve()
   const served = new Counter({ name: 'sisporta_extractor_sync_requests_total', help: 'Loads started by the extractor daemon for an operator\'s "sync now" request', labelNames: ['stream'], registers: [deps.metrics] })
+  const verified = new Counter({ name: 'sisporta_extractor_verify_requests_total', help: 'Verifies started by the extractor daemon for an operator\'s verify request', labelNames: ['stream'], registers: [deps.metrics] })
 
   function startFor (request: SyncRequest): void {
     const { stream, requestedAt, requestedBy } = request
-    if (started.get(stream) === requestedAt) return
+    const verify = request.kind === 'verify'
+    if (verify && deps.verifyNow === undefined) return
+    const startedKey = `${verify ? 'verify' : 'load'} ${stream}`
+    if (started.get(startedKey) === requestedAt) return
     if (deps.config.stream(stream) === undefined) {
       if (!unknown.has(stream)) deps.log.warn({ stream, requestedBy }, 'a sync request names a stream this extractor\'s configuration does not have; ignored')
       unknown.add(stream)
       return
     }
+    if (verify) {
+      // a load or a verify of the stream in progress: the request stays pending, the next poll sees it again
+      if (!deps.verifyNow!(request)) return
+      started.set(startedKey, requestedAt)
+      verified.inc({ stream })
+      deps.log.info({ stream, requestedAt, requestedBy }, 'verify requested: verify started')
+      return
+    }
     // a load of the stream in progress: the request stays pending, the next poll sees it again
     if (!deps.runNow(stream)) return
-    started.set(stream, requestedAt)
+    started.set(startedKey, requestedAt)
     served.inc({ stream })
     deps.log.info({ stream, requestedAt, requestedBy }, 'sync requested: full load started')
   }
 
   async function poll (): Promise<void> {
-    const requests = await deps.gateway.syncRequests({ signal, maxAttempts: 1 })
+    const requests = await deps.gateway.syncRequests({ signal, maxAttempts: 1, verify: deps.verifyNow !== undefined })
     for (const request of requests) startFor(request)
   }
 

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify'
-import type { SisportaConfig, SyncRequestsReply, TokenClaims } from '@sisporta/contracts'
+import { StreamParamsSchema, SyncRequestsQuerySchema, VerifyReportBodySchema, type SisportaConfig, type SyncRequestsReply, type TokenClaims, type VerifyReportBody, type VerifyReportRecord } from '@sisporta/contracts'
 import type { StreamControls } from '@sisporta/nats'
 import type { ResolvedAuth } from './auth-options.js'
 import { createErrorHandler } from './error-handler.js'
+import { GatewayError } from './errors.js'
 import type { GatewayMetrics } from './gateway-metrics.js'
 import { useStreamAuth } from './stream-auth.js'
 import { typeboxValidatorCompiler } from './typebox-validator.js'
@@ -23,7 +24,13 @@ export interface ControlRoutesOptions {
  *   the streams in the token's scope that are not paused: `{ requests: [{ stream, requestedAt,
  *   requestedBy }] }`. The extractor daemon polls it and opens a load of each; a request is
  *   served once the stream has a load opened after it, so the gateway writes nothing here. One
- *   KV get per stream in scope (more only for a stream with a request): cheap to poll.
+ *   KV get per stream in scope (more only for a stream with a request): cheap to poll. With
+ *   `?include=verify` it lists the pending verify requests too (`kind: 'verify'`, and the loads
+ *   get `kind: 'load'`); without it, only loads, without `kind`, as older extractors expect.
+ * - `POST /v1/streams/:stream/verify-reports` — the extractor's report on a verify request
+ *   (`sisporta streams verify NAME`): stored as the stream's latest (`verify.<stream>` in the
+ *   registry bucket, with `reportedAt` and the token's `sub`), which ends the request. Only for
+ *   the pending request it names by `requestedAt` (409 `SIS_GW_VERIFY_NOT_PENDING` otherwise).
  *
  * Pausing is enforced where loads open (`POST /v1/streams/:stream/loads`, ingest-routes.ts).
  */
@@ -33,10 +40,28 @@ export async function controlRoutes (app: FastifyInstance, options: ControlRoute
   app.setErrorHandler(createErrorHandler({ bodyLimit: options.bodyLimit, metrics: options.metrics }))
   await useStreamAuth(app, { auth: options.auth, config })
 
-  app.get('/sync-requests', async (request) => {
-    const requests = await controls.syncRequestsToServe(streamsInScope(config, request.tokenClaims!))
-    if (requests.length > 0) request.log.info({ streams: requests.map((r) => r.stream) }, 'pending sync requests handed out')
+  app.get<{ Querystring: { include?: 'verify' } }>('/sync-requests', { schema: { querystring: SyncRequestsQuerySchema } }, async (request) => {
+    const requests = await controls.syncRequestsToServe(streamsInScope(config, request.tokenClaims!), { verify: request.query.include === 'verify' })
+    if (requests.length > 0) request.log.info({ requests: requests.map((r) => `${r.kind ?? 'load'} ${r.stream}`) }, 'pending sync requests handed out')
     return { requests } satisfies SyncRequestsReply
+  })
+
+  app.post<{ Params: { stream: string }, Body: VerifyReportBody }>('/streams/:stream/verify-reports', {
+    schema: { params: StreamParamsSchema, body: VerifyReportBodySchema }
+  }, async (request, reply) => {
+    const { stream } = request.params
+    const body = request.body
+    if (body.stream !== stream) throw new GatewayError('SIS_GW_INVALID_REQUEST', `/stream: the report is about stream '${body.stream}', posted for stream '${stream}'`)
+    // the compare-and-set of the operators never races this: they write control.*, the gateway verify.*
+    const pending = await controls.pendingVerify(stream)
+    if (pending === undefined || pending.requestedAt !== body.requestedAt) {
+      const why = pending === undefined ? 'it has no pending verify request' : `its pending verify request is of ${pending.requestedAt} (by ${pending.requestedBy})`
+      throw new GatewayError('SIS_GW_VERIFY_NOT_PENDING', `verify report of stream '${stream}' for the request of ${body.requestedAt} refused: ${why}; nothing was stored`)
+    }
+    const record: VerifyReportRecord = { ...body, requestedBy: pending.requestedBy, reportedAt: new Date().toISOString(), reportedBy: request.tokenClaims!.sub.slice(0, 200) }
+    await controls.storeVerifyReport(record)
+    request.log.info({ stream, requestedAt: body.requestedAt, missing: body.missing, extra: body.extra, different: body.different }, 'verify report stored')
+    return await reply.code(201).send({ report: record })
   })
 }
 

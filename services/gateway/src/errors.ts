@@ -39,6 +39,7 @@ export const GATEWAY_ERRORS = Object.freeze({
   SIS_GW_COMPARE_INVALID: { status: 400, doc: 'A range comparison (diffed reload, `sisporta verify`) whose bounds do not fit the stream\'s key columns, or whose hashes are not whole 8-byte row hashes; the message says which.' },
   SIS_GW_COMPARE_REFUSED: { status: 409, doc: 'A range comparison for a load that is not an open diffed load (a load opened as `rows` sends every row), or one the persister refused; the message says why.' },
   SIS_GW_COMPARER_UNAVAILABLE: { status: 503, retryAfterSec: 1, doc: 'No persister answered the range comparison in time (none running, or all busy): nothing was changed, retry.' },
+  SIS_GW_VERIFY_NOT_PENDING: { status: 409, doc: 'A verify report (`POST /v1/streams/:stream/verify-reports`) that answers no pending verify request of the stream: no request, a newer one (`requestedAt` differs), or one already answered. Nothing is stored.' },
   SIS_GW_INTERNAL: { status: 500, doc: 'An unexpected error; details are in the gateway\'s log, never in the reply.' },
   SIS_GW_AUTH_NOT_CONFIGURED: { doc: 'None of SISPORTA_JWT_SECRET, SISPORTA_JWT_PUBLIC_KEY, SISPORTA_JWT_JWKS is set (or the JWKS holds no key): the gateway refuses to start unauthenticated.' },
   SIS_GW_JWT_KEY: { doc: 'SISPORTA_JWT_PUBLIC_KEY is neither a PEM public key nor a readable file holding one, or a key JWT cannot use (RSA under 2048 bits, an unsupported curve).' },

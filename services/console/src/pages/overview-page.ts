@@ -1,5 +1,6 @@
 import { html, type SafeHtml } from '../html.js'
 import type { ConsumerLag } from '../operations.js'
+import { reportIsIdentical } from '@sisporta/contracts'
 import { humanAge, type StreamOverview } from '../stream-overview.js'
 import { actionButton, layout, stateBadge, when } from './layout.js'
 
@@ -65,10 +66,31 @@ function streamRow (s: StreamOverview): SafeHtml {
   <td>${latest === undefined ? html`<span class="muted">no loads yet</span>` : html`<a href="/loads?stream=${encodeURIComponent(s.name)}">#${latest.id}</a> ${stateBadge(latest.state)} <span class="muted">${latest.mode}, opened ${when(latest.openedAt)}</span>`}</td>
   <td class="lag-cell" data-queued="${s.queuedBatches}">${s.queuedBatches} batch${s.queuedBatches === 1 ? '' : 'es'} queued</td>
   <td>${s.deadLetters > 0 ? html`<a class="badge bad" href="/dead-letters?stream=${encodeURIComponent(s.name)}">${s.deadLetters}</a>` : html`<span class="muted">0</span>`}</td>
-  <td class="status">${c.paused ? html`<span class="badge paused" title="${c.reason ?? ''}">paused</span> <span class="muted">by ${c.pausedBy ?? '?'}${c.malformed === undefined ? '' : ' (malformed record)'}</span>` : ''}${s.held > 0 ? html` <a class="badge wait" href="/loads#held">${s.held} held</a>` : ''}${c.syncPending ? html` <span class="badge wait" title="requested by ${c.syncRequestedBy ?? '?'} at ${when(c.syncRequestedAt)}">sync requested</span>` : ''}${!c.paused && s.held === 0 && !c.syncPending ? html`<span class="muted">active</span>` : ''}</td>
+  <td class="status">${verifyState(s)}${c.paused ? html`<span class="badge paused" title="${c.reason ?? ''}">paused</span> <span class="muted">by ${c.pausedBy ?? '?'}${c.malformed === undefined ? '' : ' (malformed record)'}</span>` : ''}${s.held > 0 ? html` <a class="badge wait" href="/loads#held">${s.held} held</a>` : ''}${c.syncPending ? html` <span class="badge wait" title="requested by ${c.syncRequestedBy ?? '?'} at ${when(c.syncRequestedAt)}">sync requested</span>` : ''}${!c.paused && s.held === 0 && !c.syncPending ? html`<span class="muted">active</span>` : ''}</td>
   <td class="actions">${c.paused
     ? actionButton('Resume', `${url}/resume`, { name: 'resume' })
     : actionButton('Pause', `${url}/pause`, { name: 'pause', confirm: `Pause stream ${s.name}? The gateway opens no new load of it until it is resumed.` })}
-    ${actionButton('Sync now', `${url}/sync`, { name: 'sync' })}</td>
+    ${actionButton('Sync now', `${url}/sync`, { name: 'sync' })}
+    ${actionButton('Verify', `${url}/verify`, { name: 'verify' })}</td>
 </tr>`
+}
+
+/**
+ * The stream's last verify report and a pending request, on a line of their own in the status
+ * cell: "identical, verified 5 min ago" or "DIFFERENT: 1 missing, 0 extra, 2 different" with the
+ * first keys (source values: escaped like everything else), and "verify requested …".
+ */
+function verifyState (s: StreamOverview): SafeHtml | string {
+  const c = s.control
+  const r = c.lastVerify
+  const pending = c.verifyPending === true
+    ? html`<span class="badge wait" title="requested by ${c.verifyRequestedBy ?? '?'} at ${when(c.verifyRequestedAt)}">verify requested by ${c.verifyRequestedBy ?? '?'}</span> `
+    : ''
+  if (r === undefined) return pending === '' ? '' : html`<div class="verify">${pending}</div>`
+  const ago = s.verifyAgeSec === undefined ? when(r.reportedAt) : `${humanAge(s.verifyAgeSec)} ago`
+  const title = `${r.sourceRows} source rows, ${r.targetRows} target rows, ${r.ranges} ranges; requested by ${r.requestedBy}`
+  if (reportIsIdentical(r)) return html`<div class="verify">${pending}<span class="badge ok" title="${title}">identical</span> <span class="muted">verified ${ago}</span></div>`
+  const keys = (['missing', 'extra', 'different'] as const).filter((k) => r.firstKeys[k].length > 0)
+    .map((k) => html`<br><span class="muted">first ${k}: <code>${r.firstKeys[k].map((key) => JSON.stringify(key)).join(' ')}</code></span>`)
+  return html`<div class="verify">${pending}<span class="badge bad" title="${title}">DIFFERENT${r.approximate ? ' (about)' : ''}</span> ${r.missing} missing, ${r.extra} extra, ${r.different} different <span class="muted">verified ${ago}</span>${keys}</div>`
 }
