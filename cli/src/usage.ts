@@ -35,9 +35,10 @@ Operations:
                                   rows the persisters gave up on (docs/dead-letters.md): show
                                   names the offending rows; replay applies them into their
                                   load even if it failed; drop by filter needs --yes off a terminal
-  streams list [--json] | pause NAME [--reason TEXT] | resume NAME | sync NAME
+  streams list [--json] | pause NAME [--reason TEXT] | resume NAME | sync NAME | verify NAME
                                   a paused stream opens no new load (one open finishes);
-                                  sync asks the extractor daemon for a load now
+                                  sync asks the extractor daemon for a load now, verify for
+                                  a comparison of source and target (report in streams list)
   teardown --namespace NAME [--yes]
                                   remove a namespace's JetStream streams, consumer and bucket
   demo [--rows N] [--keep] [--serve] [--db-prefix NAME]
@@ -146,10 +147,11 @@ persisters' backlog (pending, in flight, redelivered).
 
 Batches the persisters gave up on (kept SISPORTA_DLQ_MAX_AGE, default 30 days).
 `,
-  streams: `Usage: sisporta streams list [--json] | pause NAME [--reason TEXT] | resume NAME | sync NAME
+  streams: `Usage: sisporta streams list [--json] | pause NAME [--reason TEXT] | resume NAME | sync NAME | verify NAME
 
 A paused stream opens no new load (one open finishes); sync asks the extractor daemon for a
-load now.
+load now; verify asks it to compare the stream's source with its target (nothing is written):
+streams list (and the console) then show its report. docs/streams-control.md.
 `,
   teardown: `Usage: sisporta teardown --namespace NAME [--yes]
 
