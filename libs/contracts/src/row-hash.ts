@@ -25,6 +25,11 @@ export const UNKNOWN_ROW_HASH: Buffer = Buffer.alloc(ROW_HASH_BYTES)
 /** A column as hashing sees it: its wire type, precision and scale (as the batch check does). */
 export type HashColumn = Pick<WireColumnSpec, 'type' | 'precision' | 'scale'>
 
+/** A stream's columns as row hashing sees them, in the stream's order: what both sides hash with. */
+export function hashColumnsOf (stream: { readonly columns: readonly HashColumn[] }): HashColumn[] {
+  return stream.columns.map((c) => ({ type: c.type, ...(c.precision !== undefined ? { precision: c.precision } : {}), ...(c.scale !== undefined ? { scale: c.scale } : {}) }))
+}
+
 /**
  * The canonical spelling of one wire value of a column, `null` for SQL NULL, `undefined` when
  * there is none (see the module comment). The value is a wire value as the extractor sends it,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { ROW_HASH_BYTES, rowHash, type CompareReply, type HashColumn, type StreamConfig } from '@sisporta/contracts'
+import { ROW_HASH_BYTES, hashColumnsOf, rowHash, type CompareReply, type StreamConfig } from '@sisporta/contracts'
 import { keyOf, streamPages, type KeyValues, type SourceDialect, type WireRow } from '@sisporta/source'
 import { ExtractError } from './errors.js'
 
@@ -51,7 +51,7 @@ export async function comparePages (
   options: ComparePagesOptions
 ): Promise<void> {
   const { signal } = options
-  const columns = hashColumns(stream)
+  const columns = hashColumnsOf(stream)
   const pending = new Set<Promise<void>>()
   let failure: unknown
   const run = (range: SourceRange): void => {
@@ -91,11 +91,6 @@ export async function comparePages (
   await Promise.all(pending)
   if (failure !== undefined) throw failure
   signal?.throwIfAborted()
-}
-
-/** The stream's columns as row hashing sees them. */
-export function hashColumns (stream: StreamConfig): HashColumn[] {
-  return stream.columns.map((c) => ({ type: c.type, ...(c.precision !== undefined ? { precision: c.precision } : {}), ...(c.scale !== undefined ? { scale: c.scale } : {}) }))
 }
 
 /** The rows a reply asks for; a position that is not one of the range's rows is the gateway's error, said loudly. */

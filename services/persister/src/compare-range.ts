@@ -1,6 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
 import {
-  MAX_COMPARE_KEYS, ROW_HASH_BYTES, UNKNOWN_ROW_HASH, rowHash,
+  MAX_COMPARE_KEYS, ROW_HASH_BYTES, UNKNOWN_ROW_HASH, hashColumnsOf, rowHash,
   type CompareReply, type HashColumn, type StreamConfig
 } from '@sisporta/contracts'
 import { STAMP, quoteId, type SisportaDatabase } from '@sisporta/db'
@@ -128,7 +128,7 @@ function comparePlan (stream: StreamConfig): ComparePlan {
   const deletedAt = stream.deletes === 'soft' ? sql.raw(quoteId(STAMP.deletedAt)) : undefined
   const plan: ComparePlan = {
     columns,
-    hashColumns: columns.map((c) => ({ type: c.type, ...(c.precision !== undefined ? { precision: c.precision } : {}), ...(c.scale !== undefined ? { scale: c.scale } : {}) })),
+    hashColumns: hashColumnsOf(stream),
     keyIndexes,
     table,
     // a DOUBLE as MySQL's text, read by Number(): mysql2's own parser of the text protocol is

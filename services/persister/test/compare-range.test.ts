@@ -4,7 +4,7 @@ import { createDb, migrate } from '@sisporta/db'
 import { parseConfig } from '@sisporta/config'
 import { testDatabase } from '@sisporta/testkit'
 import { headers as natsHeaders } from 'nats'
-import { BatchHeaders, ROW_HASH_BYTES, busNames, canonicalValue, rowHash, type HashColumn, type StreamConfig } from '@sisporta/contracts'
+import { BatchHeaders, ROW_HASH_BYTES, busNames, canonicalValue, hashColumnsOf, rowHash, type StreamConfig } from '@sisporta/contracts'
 import { applyBatch, createBatchDecoder } from '../src/index.js'
 import { COMPARE_CHUNK_ROWS, compareRange } from '../src/compare-range.js'
 import { targetWireValue } from '../src/target-wire-values.js'
@@ -100,14 +100,9 @@ const EVERY_ROWS: unknown[][] = [
 
 const NOBIN_ROWS = EVERY_ROWS.map((row) => row.filter((_, i) => i !== 11))
 
-/** The stream's columns as row hashing sees them (as the extractor's `hashColumns`). */
-function hashColumns (stream: StreamConfig): HashColumn[] {
-  return stream.columns.map((c) => ({ type: c.type, ...(c.precision !== undefined ? { precision: c.precision } : {}), ...(c.scale !== undefined ? { scale: c.scale } : {}) }))
-}
-
 /** The extractor's hashes of wire rows (in key order), as one buffer. */
 function hashesOf (stream: StreamConfig, rows: readonly (readonly unknown[])[]): Buffer {
-  const columns = hashColumns(stream)
+  const columns = hashColumnsOf(stream)
   const hashes = Buffer.alloc(rows.length * ROW_HASH_BYTES)
   rows.forEach((row, i) => { rowHash(columns, row).copy(hashes, i * ROW_HASH_BYTES) })
   return hashes
@@ -166,7 +161,7 @@ for (const { stream, rows, via, path, how } of ROUND_TRIPS) {
     const table = stream.target.table
     t.equal(await s.apply(stream, 7, [...rows], via), path, `written by the ${path === 'rendered' ? 'transcoder' : 'general path'}`)
     // value by value first, so a type that does not round-trip is named with both spellings
-    const columns = hashColumns(stream)
+    const columns = hashColumnsOf(stream)
     const target = (await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(table)} ORDER BY id`.execute(s.db)).rows // the persister's pool, as compareRange reads
     t.equal(target.length, rows.length)
     target.forEach((row, r) => {
