@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { ROW_HASH_BYTES, hashColumnsOf, rowHash, type CompareReply, type StreamConfig } from '@sisporta/contracts'
+import { ROW_HASH_BYTES, hashColumnsOf, rowHash, type CompareBody, type CompareReply, type StreamConfig } from '@sisporta/contracts'
 import { keyOf, streamPages, type KeyValues, type SourceDialect, type WireRow } from '@sisporta/source'
 import { ExtractError } from './errors.js'
 
@@ -46,7 +46,7 @@ export interface ComparePagesOptions {
 export async function comparePages (
   source: SourceDialect,
   stream: StreamConfig,
-  compare: (range: SourceRange, hashes: Buffer) => Promise<CompareReply>,
+  compare: (body: CompareBody) => Promise<CompareReply>,
   onCompared: (range: ComparedRange) => Promise<void> | void,
   options: ComparePagesOptions
 ): Promise<void> {
@@ -58,7 +58,7 @@ export async function comparePages (
     const task = (async () => {
       const hashes = Buffer.allocUnsafe(range.rows.length * ROW_HASH_BYTES)
       range.rows.forEach((row, i) => { rowHash(columns, row).copy(hashes, i * ROW_HASH_BYTES) })
-      const reply = await compare(range, hashes)
+      const reply = await compare({ lo: range.lo === null ? null : [...range.lo], hi: range.hi === null ? null : [...range.hi], hashes: hashes.toString('base64') })
       await onCompared({ ...range, reply, differing: rowsToSend(stream, range, reply) })
     })().catch((err: unknown) => { failure ??= err })
     const tracked = task.finally(() => pending.delete(tracked))

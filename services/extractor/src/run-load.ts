@@ -153,7 +153,7 @@ async function diffAndSeal (deps: RunLoadDeps, stream: StreamConfig, load: LoadR
   let comparedRanges = 0
   let equalRanges = 0
   await comparePages(deps.source, stream,
-    async (range, hashes) => await deps.gateway.compare(stream.name, load.id, { lo: range.lo === null ? null : [...range.lo], hi: range.hi === null ? null : [...range.hi], hashes: hashes.toString('base64') }, signal === undefined ? {} : { signal }),
+    async (body) => await deps.gateway.compare(stream.name, load.id, body, signal === undefined ? {} : { signal }),
     async (range) => {
       comparedRanges++
       comparedRows += range.rows.length

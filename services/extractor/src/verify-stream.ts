@@ -68,7 +68,7 @@ export async function verifyStream (deps: { source: SourceDialect, gateway: Gate
     else approximate = true
   }
   await comparePages(deps.source, stream,
-    async (range, hashes) => await deps.gateway.compare(stream.name, undefined, { lo: range.lo === null ? null : [...range.lo], hi: range.hi === null ? null : [...range.hi], hashes: hashes.toString('base64') }, options.signal === undefined ? {} : { signal: options.signal }),
+    async (body) => await deps.gateway.compare(stream.name, undefined, body, options.signal === undefined ? {} : { signal: options.signal }),
     (range) => {
       ranges++
       sourceRows += range.rows.length

@@ -55,7 +55,8 @@ export function compareRoutes (app: FastifyInstance, options: CompareRoutesOptio
       const reply = await nc.request(names.compareSubject(stream.name), encoder.encode(message), { timeout: timeoutMs })
       answer = JSON.parse(decoder.decode(reply.data))
     } catch (err) {
-      if (isBusUnavailable(err) || (err as { code?: unknown }).code === 'NO_RESPONDERS' || (err as { code?: unknown }).code === '503') {
+      // no responder (503), a timeout, the connection lost: nothing was compared, ask again
+      if (isBusUnavailable(err)) {
         throw new GatewayError('SIS_GW_COMPARER_UNAVAILABLE', `no persister compared the range within ${timeoutMs / 1000} s (SISPORTA_COMPARE_TIMEOUT): retry`, { cause: err })
       }
       throw err
